@@ -1,0 +1,64 @@
+// Every bound and timeout ett keeps, with its default, in one place. Constants fixed by a spec (the yamux
+// frame layout, RFC 1928 codes) live beside their codecs; what is here is our own choice and may be set
+// by the operator in the `[limits]` table of a config file (snake_case of the same names).
+
+export interface Limits {
+  /** TLS handshake deadline on both sides, ms. */
+  readonly handshakeTimeoutMs: number;
+  /** TLS handshakes in progress on a relay, all sources together; more are closed at once. */
+  readonly handshakesInFlight: number;
+  /** TLS handshakes in progress on a relay from one source address. */
+  readonly handshakesPerSource: number;
+  /** Open streams on one link; an OPEN beyond it is answered with result `limit`. */
+  readonly streamsPerLink: number;
+  /** Initial per-stream receive window, bytes (yamux's 256 KiB). */
+  readonly streamWindowInitial: number;
+  /** The cap a stream's receive window may grow to, bytes. */
+  readonly streamWindowMax: number;
+  /** Bytes received and not yet consumed, summed over the streams of one link. */
+  readonly linkBufferedMax: number;
+  /** Largest DATA payload a peer may send in one frame, bytes. */
+  readonly framePayloadMax: number;
+  /** Interval between keepalive PINGs on a link, ms. */
+  readonly pingIntervalMs: number;
+  /** A PING not answered within this is a dead link, ms. */
+  readonly pingTimeoutMs: number;
+  /** The exit's TCP connect deadline (all approved addresses together), ms. */
+  readonly connectTimeoutMs: number;
+  /** The client's deadline for a stream's result (OPEN sent → ACK received), ms. */
+  readonly openTimeoutMs: number;
+  /** Largest SOCKS or HTTP request head the client's port accepts, bytes. */
+  readonly requestHeadMax: number;
+  /** Deadline for an application to finish its SOCKS/HTTP request head, ms. */
+  readonly requestHeadTimeoutMs: number;
+  /** A stream with no traffic either way for this long is reset; 0 disables, ms. */
+  readonly streamIdleTimeoutMs: number;
+  /** Most relays in one route. */
+  readonly pathLengthMax: number;
+}
+
+export const DEFAULT_LIMITS: Limits = Object.freeze({
+  handshakeTimeoutMs: 10_000,
+  handshakesInFlight: 512,
+  handshakesPerSource: 32,
+  streamsPerLink: 16_384,
+  streamWindowInitial: 256 * 1024,
+  streamWindowMax: 16 * 1024 * 1024,
+  linkBufferedMax: 64 * 1024 * 1024,
+  framePayloadMax: 256 * 1024,
+  pingIntervalMs: 15_000,
+  pingTimeoutMs: 10_000,
+  connectTimeoutMs: 10_000,
+  openTimeoutMs: 30_000,
+  requestHeadMax: 16 * 1024,
+  requestHeadTimeoutMs: 10_000,
+  streamIdleTimeoutMs: 0,
+  pathLengthMax: 8,
+});
+
+export const LIMIT_NAMES = Object.keys(DEFAULT_LIMITS) as (keyof Limits)[];
+
+/** The defaults with some values replaced. Callers validate values (config/ does); this only merges. */
+export function withLimits(overrides: Partial<Limits> = {}): Limits {
+  return Object.freeze({ ...DEFAULT_LIMITS, ...overrides });
+}

@@ -1,0 +1,22 @@
+import type { Identity } from '../identity/identity.js';
+import type { Limits } from '../limits.js';
+import type { Logger } from '../log.js';
+import type { Target } from '../wire/address.js';
+import type { ExitRule } from './exit-policy.js';
+
+/** Everything `startRelay` needs; config/ and cli/ build it from flags and TOML. */
+export interface RelayOptions {
+  readonly identity: Identity;
+  /** Address to listen on; port 0 picks a free port. */
+  readonly listen: Target;
+  /** Host to advertise in the share string (defaults to the listen host). */
+  readonly advertise?: string;
+  /** Canonical pins of clients allowed to use this relay. */
+  readonly allow: readonly string[];
+  /** Serve any client key. Must be asked for explicitly. */
+  readonly allowAny: boolean;
+  /** The owner's exit rules; the defaults are appended after them. */
+  readonly exitRules: readonly ExitRule[];
+  readonly limits: Limits;
+  readonly log: Logger;
+}
