@@ -11,14 +11,10 @@ export interface Limits {
   readonly handshakesPerSource: number;
   /** Open streams on one link; an OPEN beyond it is answered with result `limit`. */
   readonly streamsPerLink: number;
-  /** Initial per-stream receive window, bytes (yamux's 256 KiB). */
-  readonly streamWindowInitial: number;
-  /** The cap a stream's receive window may grow to, bytes. */
+  /** The cap a stream's receive window may grow to from yamux's fixed 256 KiB start, bytes. */
   readonly streamWindowMax: number;
   /** Bytes received and not yet consumed, summed over the streams of one link. */
   readonly linkBufferedMax: number;
-  /** Largest DATA payload a peer may send in one frame, bytes. */
-  readonly framePayloadMax: number;
   /** Interval between keepalive PINGs on a link, ms. */
   readonly pingIntervalMs: number;
   /** A PING not answered within this is a dead link, ms. */
@@ -42,10 +38,8 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   handshakesInFlight: 512,
   handshakesPerSource: 32,
   streamsPerLink: 16_384,
-  streamWindowInitial: 256 * 1024,
   streamWindowMax: 16 * 1024 * 1024,
   linkBufferedMax: 64 * 1024 * 1024,
-  framePayloadMax: 256 * 1024,
   pingIntervalMs: 15_000,
   pingTimeoutMs: 10_000,
   connectTimeoutMs: 10_000,

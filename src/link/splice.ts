@@ -34,11 +34,13 @@ export function splice(socket: Socket, stream: Duplex, onDone?: (err?: Error) =>
   socket.on('error', abortStream);
   stream.on('error', abortSocket);
   socket.on('close', () => {
-    if (!(socket.readableEnded && socket.writableFinished)) abortStream(new Error('socket closed before both directions ended'));
+    if (!(socket.readableEnded && socket.writableFinished))
+      abortStream(new Error('socket closed before both directions ended'));
     else if (stream.destroyed || (stream.readableEnded && stream.writableFinished)) finish();
   });
   stream.on('close', () => {
-    if (!(stream.readableEnded && stream.writableFinished)) abortSocket(new Error('stream closed before both directions ended'));
+    if (!(stream.readableEnded && stream.writableFinished))
+      abortSocket(new Error('stream closed before both directions ended'));
     else if (socket.destroyed || (socket.readableEnded && socket.writableFinished)) finish();
   });
 }

@@ -1,5 +1,26 @@
-// OWNER: lead — stub signature for others to code against.
-import type { Target } from '../wire/address.js';
+// The relay: a TLS listener that authorizes clients by pin, then serves OPENs on multiplexed links
+// (ALPN ett/1) or HTTP CONNECT (ALPN http/1.1 or none), connecting to destinations under its exit policy.
+// A relay that only forwards to other relays is one whose policy accepts only their addresses.
+//
+// Order of events for one connection: TCP accept (handshake limits checked) → TLS 1.3 handshake
+// (deadline) → client pin checked against the allow-list (silent close if not allowed: the client
+// learns nothing) → ALPN dispatch. A misbehaving peer costs only its own connection.
+
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as tls from 'node:tls';
+import { toTunnelError } from '../errors.js';
+import { Session } from '../link/session.js';
+import { splice } from '../link/splice.js';
+import type { MuxStream } from '../link/stream.js';
+import type { Open } from '../link/open.js';
+import { ALPN_MUX, peerPin, pinMatches, serverTlsOptions } from '../link/tls.js';
+import { formatTarget, type Target } from '../wire/address.js';
+import { parseIpLoose, type IpAddress } from '../wire/ip.js';
+import { formatShareString, shortPin } from '../wire/share-string.js';
+import { buildExitPolicy, type ExitRule } from './exit-policy.js';
+import { dialExit } from './exit.js';
+import { createConnectServer } from './http-connect.js';
 import type { RelayOptions } from './options.js';
 
 export interface RelayHandle {
@@ -7,9 +28,153 @@ export interface RelayHandle {
   readonly address: Target;
   /** ett://<pin>@host:port for clients. */
   readonly shareString: string;
+  /** The effective exit policy, owner's rules then defaults. */
+  readonly policy: readonly ExitRule[];
   close(): Promise<void>;
 }
 
-export async function startRelay(_opts: RelayOptions): Promise<RelayHandle> {
-  throw new Error('unimplemented');
+/** Starts listening. Rejects if the address cannot be bound; after that, no peer can stop it. */
+export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
+  const { limits, log } = opts;
+  const policy = buildExitPolicy(opts.exitRules, ownAddresses(opts.listen.host));
+  const dial = (target: Target, signal: AbortSignal): Promise<net.Socket> =>
+    dialExit(target, { policy, connectTimeoutMs: limits.connectTimeoutMs, signal });
+  const serveConnect = createConnectServer({ limits, log, dial });
+  const sessions = new Set<Session>();
+  const handshaking = new Map<string, number>();
+  let inFlight = 0;
+
+  const server = tls.createServer(serverTlsOptions(opts.identity, limits.handshakeTimeoutMs));
+
+  // Handshake limits, counted on raw TCP connections until their TLS handshake ends either way.
+  server.on('connection', (raw: net.Socket) => {
+    const source = raw.remoteAddress ?? '?';
+    const fromSource = handshaking.get(source) ?? 0;
+    if (inFlight >= limits.handshakesInFlight || fromSource >= limits.handshakesPerSource) {
+      log.debug(`handshake limit reached; dropping a connection from ${source}`);
+      raw.destroy();
+      return;
+    }
+    inFlight++;
+    handshaking.set(source, fromSource + 1);
+    let counted = true;
+    const release = (): void => {
+      if (!counted) return;
+      counted = false;
+      inFlight--;
+      const n = (handshaking.get(source) ?? 1) - 1;
+      if (n <= 0) handshaking.delete(source);
+      else handshaking.set(source, n);
+    };
+    raw.once('close', release);
+    raw.setNoDelay(true);
+    (raw as net.Socket & { releaseHandshake?: () => void }).releaseHandshake = release;
+  });
+
+  server.on('tlsClientError', (err, sock) => {
+    log.debug(`TLS handshake failed from ${sock.remoteAddress ?? '?'}: ${err.message}`);
+    sock.destroy();
+  });
+
+  server.on('secureConnection', (sock: tls.TLSSocket) => {
+    const raw = (sock as unknown as { _parent?: net.Socket })._parent;
+    (raw as (net.Socket & { releaseHandshake?: () => void }) | undefined)?.releaseHandshake?.();
+    sock.on('error', () => sock.destroy());
+    // Authorization before any application byte is read. Refused clients get a bare close.
+    const pin = peerPin(sock);
+    const allowed = pin !== null && (opts.allowAny || opts.allow.some((p) => pinMatches(pin, p)));
+    if (!allowed) {
+      log.info(
+        `refused client ${pin ? shortPin(pin) : '(no certificate)'} from ${sock.remoteAddress ?? '?'}`,
+      );
+      sock.destroy();
+      return;
+    }
+    const peer = shortPin(pin);
+    if (sock.alpnProtocol !== ALPN_MUX) {
+      log.debug(`client ${peer}: HTTP CONNECT mode`);
+      serveConnect(sock, peer);
+      return;
+    }
+    const session = new Session(sock, {
+      role: 'server',
+      limits,
+      log,
+      peer,
+      onStream: (stream, open) => serveOpen(stream, open, dial, log),
+    });
+    sessions.add(session);
+    log.info(`link up: client ${peer}`);
+    session.once('close', (err?: Error) => {
+      sessions.delete(session);
+      log.info(`link down: client ${peer}${err ? ` (${err.message})` : ''}`);
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: opts.listen.host, port: opts.listen.port, backlog: 4096 }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  server.on('error', (err) => log.error(`listener: ${err.message}`));
+  const bound = server.address() as net.AddressInfo;
+  const address: Target = { host: bound.address, port: bound.port };
+  const shareString = formatShareString({
+    pin: opts.identity.pin,
+    target: { host: opts.advertise ?? address.host, port: address.port },
+  });
+  log.info(`relay ${shortPin(opts.identity.pin)} listening on ${formatTarget(address)}`);
+
+  return {
+    address,
+    shareString,
+    policy,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sessions) s.destroy();
+      }),
+  };
+}
+
+/** One OPEN: dial under the policy, answer the result, then join the stream to the destination. */
+function serveOpen(
+  stream: MuxStream,
+  open: Open,
+  dial: (t: Target, s: AbortSignal) => Promise<net.Socket>,
+  log: RelayOptions['log'],
+): void {
+  const abort = new AbortController();
+  stream.once('close', () => abort.abort());
+  dial(open.target, abort.signal).then(
+    (exit) => {
+      if (stream.destroyed) {
+        exit.destroy();
+        return;
+      }
+      stream.accept();
+      splice(exit, stream);
+    },
+    (err: unknown) => {
+      const e = toTunnelError(err);
+      log.debug(`stream ${stream.id}: ${e.code}`);
+      stream.reject(e.code);
+    },
+  );
+}
+
+/** The relay's own addresses, refused by the default exit policy: every interface, and the listen host. */
+function ownAddresses(listenHost: string): IpAddress[] {
+  const out: IpAddress[] = [];
+  for (const list of Object.values(os.networkInterfaces())) {
+    for (const ifa of list ?? []) {
+      const ip = parseIpLoose(ifa.address);
+      if (ip) out.push(ip);
+    }
+  }
+  const listen = parseIpLoose(listenHost);
+  if (listen) out.push(listen);
+  return out;
 }

@@ -1,0 +1,66 @@
+// The command line: dispatch to one file per command and turn errors into exit statuses. A config
+// error (bad flag, bad config file, bad key file) is the user's to fix: `ett: <message>` and status 2.
+// Anything else is ours or the system's: `ett: <message>` and status 1.
+
+import { isTunnelError } from '../errors.js';
+import { wantsHelp } from './common.js';
+import { CERT_USAGE, CLIENT_USAGE, KEYGEN_USAGE, PIN_USAGE, RELAY_USAGE, UP_USAGE, USAGE } from './usage.js';
+
+interface Command {
+  /** Loaded on use: `ett keygen` should not pay for (or be broken by) the relay's and client's code. */
+  readonly load: () => Promise<(args: string[]) => Promise<number>>;
+  readonly usage: string;
+}
+
+const COMMANDS: Readonly<Record<string, Command>> = {
+  up: { load: async () => (await import('./up.js')).up, usage: UP_USAGE },
+  keygen: { load: async () => (await import('./keygen.js')).keygen, usage: KEYGEN_USAGE },
+  pin: { load: async () => (await import('./pin.js')).pin, usage: PIN_USAGE },
+  cert: { load: async () => (await import('./cert.js')).cert, usage: CERT_USAGE },
+  relay: { load: async () => (await import('./relay.js')).relay, usage: RELAY_USAGE },
+  client: { load: async () => (await import('./client.js')).client, usage: CLIENT_USAGE },
+};
+
+/**
+ * Runs one command line (argv without node and script) and resolves to the exit status.
+ * Never rejects for a TunnelError: those are printed as `ett: <message>` (status 2 for 'config',
+ * 1 otherwise); other errors are printed the same way with status 1.
+ */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === undefined) {
+    process.stderr.write(USAGE + '\n');
+    return 2;
+  }
+  if (name === 'help' || name === '--help' || name === '-h') {
+    const topic = args[0];
+    if (topic === undefined) return print(USAGE);
+    const command = lookup(topic);
+    if (command === undefined) return fail(`unknown command ${JSON.stringify(topic)}; run: ett help`, 2);
+    return print(command.usage);
+  }
+  const command = lookup(name);
+  if (command === undefined) return fail(`unknown command ${JSON.stringify(name)}; run: ett help`, 2);
+  if (wantsHelp(args)) return print(command.usage);
+  try {
+    const run = await command.load();
+    return await run(args);
+  } catch (err) {
+    if (isTunnelError(err)) return fail(err.message, err.code === 'config' ? 2 : 1);
+    return fail(err instanceof Error ? err.message : String(err), 1);
+  }
+}
+
+function lookup(name: string): Command | undefined {
+  return Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+}
+
+function print(text: string): number {
+  process.stdout.write(text + '\n');
+  return 0;
+}
+
+function fail(message: string, status: number): number {
+  process.stderr.write(`ett: ${message}\n`);
+  return status;
+}

@@ -1,0 +1,37 @@
+// `ett relay`: serve allow-listed clients until SIGINT/SIGTERM. Prints one line with the share string,
+// the only thing a client needs to reach and authenticate this relay.
+
+import { flagInputs, loadRelaySettings, relayOptionsFrom } from '../config/load.js';
+import { startRelay } from '../relay/relay.js';
+import { shortPin } from '../wire/share-string.js';
+import { parseFlags, say, waitForShutdown } from './common.js';
+
+const OPTIONS = {
+  key: { type: 'string' },
+  listen: { type: 'string' },
+  advertise: { type: 'string' },
+  allow: { type: 'string', multiple: true },
+  'allow-any': { type: 'boolean' },
+  exit: { type: 'string', multiple: true },
+  config: { type: 'string' },
+  'log-level': { type: 'string' },
+} as const;
+
+/**
+ * Runs the relay until a signal, then closes it and returns 0.
+ * Rejects with TunnelError('config') (exit 2) for bad flags, config or key; with startRelay's error
+ * if the relay cannot start (e.g. the address is in use).
+ */
+export async function relay(args: string[]): Promise<number> {
+  const { values } = parseFlags('relay', args, OPTIONS);
+  const settings = await loadRelaySettings(flagInputs(values), values.config as string | undefined);
+  const opts = await relayOptionsFrom(settings);
+  const handle = await startRelay(opts);
+  const who = settings.allowAny ? 'any client key' : `${settings.allow.length} allowed client key(s)`;
+  opts.log.info(`relay ${shortPin(opts.identity.pin)} serving ${who}`);
+  say(`ett relay listening: ${handle.shareString}`);
+  const signal = await waitForShutdown();
+  opts.log.info(`${signal}: closing`);
+  await handle.close();
+  return 0;
+}

@@ -1,0 +1,76 @@
+// Every usage text in one place, so `ett help` needs no command module loaded (main.ts loads a
+// command's code only when it runs).
+
+export const USAGE = `ett — encrypted TCP tunneler: a local SOCKS5/SOCKS4a/HTTP proxy whose connections travel to
+an ett relay over pinned, mutually authenticated TLS 1.3.
+
+Usage:
+  ett up [--listen HOST:PORT]             quick start: relay + client on loopback, throwaway keys
+  ett keygen FILE                         write a new private key (mode 0600), print its pin
+  ett pin FILE                            print the pin of a key file
+  ett cert FILE                           print a self-signed certificate (PEM) for a key file
+  ett relay --key FILE --listen HOST:PORT [--advertise HOST] [--allow PIN]... [--allow-any]
+            [--exit RULE]... [--config FILE] [--log-level LEVEL]
+  ett client --key FILE --via SHARE[,SHARE...] [--listen HOST:PORT] [--config FILE]
+             [--log-level LEVEL]
+  ett help [COMMAND]                      this text, or a command's
+
+Run 'ett COMMAND --help' for a command's flags. Exit status: 0 ok, 2 usage or configuration error,
+1 any other failure.`;
+
+export const KEYGEN_USAGE = `Usage: ett keygen FILE
+
+Writes a new Ed25519 private key (PKCS#8 PEM, mode 0600) to FILE and prints its pin, one line.
+Refuses to overwrite an existing file. The pin is what curl takes as --pinnedpubkey sha256//PIN.`;
+
+export const PIN_USAGE = `Usage: ett pin FILE
+
+Prints the pin of the private key in FILE: base64 of SHA-256 over its public key (SubjectPublicKeyInfo),
+the text relays take in --allow and curl in --pinnedpubkey sha256//PIN.`;
+
+export const CERT_USAGE = `Usage: ett cert FILE
+
+Prints a self-signed X.509 certificate (PEM) for the private key in FILE, valid for ten years, e.g. for
+  curl -p --proxy https://HOST:PORT --proxy-insecure --proxy-pinnedpubkey sha256//RELAY-PIN \\
+       --proxy-cert cert.pem --proxy-key FILE http://example.com/
+Relays check only the key's pin, never the certificate.`;
+
+export const RELAY_USAGE = `Usage: ett relay --key FILE --listen HOST:PORT [--advertise HOST] [--allow PIN]... [--allow-any]
+                 [--exit RULE]... [--config FILE] [--log-level LEVEL]
+
+Serves ett clients (ALPN ett/1) and stock HTTP CONNECT clients (ALPN http/1.1) over TLS 1.3, and
+prints its share string (ett://PIN@HOST:PORT) on one line.
+
+  --key FILE          private key (ett keygen FILE); must be mode 0600
+  --listen HOST:PORT  address to listen on ([::]:7000 for IPv6; port 0 picks one)
+  --advertise HOST    host to put in the share string (default: the listen host)
+  --allow PIN         a client key's pin allowed to use this relay; repeat for more
+  --allow-any         serve any client key (must be asked for explicitly)
+  --exit RULE         exit policy rule "accept|reject ADDR[/MASK]:PORT[-PORT]" (* for any), first
+                      match wins, checked before the defaults (which refuse private, loopback,
+                      link-local, multicast and this relay's own addresses); repeat for more
+  --config FILE       TOML file with the same settings (key, listen, advertise, allow, allow_any,
+                      exit, log_level, [limits]); flags given override its values
+  --log-level LEVEL   debug, info (default), warn, error or silent`;
+
+export const CLIENT_USAGE = `Usage: ett client --key FILE --via SHARE[,SHARE...] [--listen HOST:PORT] [--config FILE]
+                  [--log-level LEVEL]
+
+Listens on one local port that speaks SOCKS5, SOCKS4/4a and HTTP proxy (CONNECT and plain http://),
+and carries every connection through the relays given, over pinned TLS 1.3. Hostnames are resolved
+by the exit relay, never here.
+
+  --key FILE          this client's private key (ett keygen FILE); the relay must --allow its pin
+  --via SHARE         the relay's share string, ett://PIN@HOST:PORT, as the relay printed it
+  --listen HOST:PORT  the local proxy port (default 127.0.0.1:1080)
+  --config FILE       TOML file with the same settings (key, listen, via, log_level, [limits],
+                      [socks_users]); flags given override its values
+  --log-level LEVEL   debug, info (default), warn, error or silent`;
+
+export const UP_USAGE = `Usage: ett up [--listen HOST:PORT] [--log-level LEVEL]
+
+Quick start: runs a relay on 127.0.0.1 and a client linked to it in one process, with throwaway keys,
+and prints curl commands that use it. The relay's exit accepts loopback destinations only.
+
+  --listen HOST:PORT  the client's proxy port (default 127.0.0.1:1080)
+  --log-level LEVEL   debug, info (default), warn, error or silent`;

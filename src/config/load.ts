@@ -1,0 +1,143 @@
+// Reading settings: a TOML config file and command-line flags each become `Inputs`; flags override the
+// file key by key; schema.ts validates the merge; then the key file is loaded into an identity. The
+// order matters: every setting is validated before the key file is touched, so a typo is reported as
+// a typo, not as whatever the key loading would have said.
+
+import { readFile } from 'node:fs/promises';
+import { parse as parseToml, TomlError } from 'smol-toml';
+
+import type { ClientOptions } from '../client/options.js';
+import { TunnelError } from '../errors.js';
+import { loadIdentity } from '../identity/identity.js';
+import { createLogger, type Logger } from '../log.js';
+import type { RelayOptions } from '../relay/options.js';
+import {
+  mergeInputs,
+  validateClient,
+  validateRelay,
+  type ClientSettings,
+  type Given,
+  type Inputs,
+  type RelaySettings,
+} from './schema.js';
+
+/**
+ * Parses TOML text into Inputs whose origin is `file` (used in every error message). Integers are
+ * read as bigint so that the validator can tell `3` from `3.0`; keys such as `__proto__` are refused.
+ * Throws TunnelError('config') naming the file, line and column. The offending line itself is not
+ * quoted: it may hold a password.
+ */
+export function parseConfigText(text: string, file: string): Inputs {
+  let doc: Record<string, unknown>;
+  try {
+    doc = parseToml(text, { integersAsBigInt: true, unsafeKeyBehaviour: 'throw' });
+  } catch (err) {
+    if (err instanceof TomlError) {
+      const reason = (err.message.split('\n')[0] ?? '').replace(/^Invalid TOML document: /, '');
+      throw new TunnelError(
+        'config',
+        `${file}: line ${err.line}, column ${err.column}: invalid TOML: ${reason}`,
+      );
+    }
+    throw new TunnelError('config', `${file}: invalid TOML`, { cause: err });
+  }
+  const inputs = new Map<string, Given>();
+  for (const [key, value] of Object.entries(doc)) inputs.set(key, { value, origin: { kind: 'file', file } });
+  return inputs;
+}
+
+/**
+ * Reads and parses a config file.
+ * Rejects with TunnelError('config') naming the file: missing, unreadable, or not valid TOML.
+ */
+export async function readConfigFile(file: string): Promise<Inputs> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const errno = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : '';
+    const reason =
+      errno === 'ENOENT' ? 'no such file' : errno === 'EACCES' ? 'permission denied' : String(err);
+    throw new TunnelError('config', `${file}: cannot read config file: ${reason}`, { cause: err });
+  }
+  return parseConfigText(text, file);
+}
+
+/**
+ * Command-line values (as node:util parseArgs returns them, flag names in kebab-case) as Inputs in
+ * config-file names. Flags left out are absent, so the file's value (or the default) stands. `skip`
+ * names flags that are not settings (`config`, `help`). Never throws.
+ */
+export function flagInputs(
+  values: Record<string, unknown>,
+  skip: readonly string[] = ['config', 'help'],
+): Inputs {
+  const inputs = new Map<string, Given>();
+  for (const [flag, value] of Object.entries(values)) {
+    if (value === undefined || skip.includes(flag)) continue;
+    inputs.set(flag.replace(/-/g, '_'), { value, origin: { kind: 'flag' } });
+  }
+  return inputs;
+}
+
+/** Flags merged over the config file (if any). Rejects as readConfigFile does. */
+async function gather(flags: Inputs, configFile: string | undefined): Promise<Inputs> {
+  const file = configFile === undefined ? new Map<string, Given>() : await readConfigFile(configFile);
+  return mergeInputs(file, flags);
+}
+
+/**
+ * Relay settings from flags and an optional config file.
+ * Rejects with TunnelError('config') naming the file/flag, key and reason.
+ */
+export async function loadRelaySettings(flags: Inputs, configFile?: string): Promise<RelaySettings> {
+  return validateRelay(await gather(flags, configFile));
+}
+
+/**
+ * Client settings from flags and an optional config file.
+ * Rejects with TunnelError('config') naming the file/flag, key and reason.
+ */
+export async function loadClientSettings(flags: Inputs, configFile?: string): Promise<ClientSettings> {
+  return validateClient(await gather(flags, configFile));
+}
+
+/**
+ * The options `startRelay` takes: loads the key file named by the settings.
+ * Rejects with TunnelError('config') if the key file is missing, too open, or not a usable key.
+ */
+export async function relayOptionsFrom(
+  s: RelaySettings,
+  log: Logger = createLogger(s.logLevel),
+): Promise<RelayOptions> {
+  const identity = await loadIdentity(s.keyPath);
+  return {
+    identity,
+    listen: s.listen,
+    ...(s.advertise === undefined ? {} : { advertise: s.advertise }),
+    allow: s.allow,
+    allowAny: s.allowAny,
+    exitRules: s.exitRules,
+    limits: s.limits,
+    log,
+  };
+}
+
+/**
+ * The options `startClient` takes: loads the key file named by the settings.
+ * Rejects with TunnelError('config') if the key file is missing, too open, or not a usable key.
+ */
+export async function clientOptionsFrom(
+  s: ClientSettings,
+  log: Logger = createLogger(s.logLevel),
+): Promise<ClientOptions> {
+  const identity = await loadIdentity(s.keyPath);
+  return {
+    identity,
+    listen: s.listen,
+    via: s.via,
+    ...(s.socksUsers === undefined ? {} : { socksUsers: s.socksUsers }),
+    limits: s.limits,
+    log,
+  };
+}

@@ -1,0 +1,53 @@
+// What ett adds to yamux framing, both inside DATA payloads. Pure.
+//
+// OPEN header: the payload of the DATA|SYN frame that opens a stream starts with it. The target travels
+// exactly as the application gave it (a hostname stays a hostname), in the SOCKS5 address encoding.
+// Bytes after it in the same frame are optimistic data for the target.
+//
+//   +-----+------+----------+----------+----------------------+
+//   | CMD | ATYP | DST.ADDR | DST.PORT | optimistic data ...  |
+//   +-----+------+----------+----------+----------------------+
+//   |  1  |  1   | Variable |    2     | rest of the frame    |
+//   +-----+------+----------+----------+----------------------+
+//   CMD 0x01 = CONNECT (the only command of ett/1).
+//
+// Result: the first DATA frame the accepting side sends on a stream carries the ACK flag and starts
+// with one byte, the result: 0 = connected, anything else a code of the error table (errors.ts). A
+// failure's ACK also carries RST, which ends the stream.
+//
+//   +--------+------------------+
+//   | RESULT | data (if 0) ...  |
+//   +--------+------------------+
+
+import { TunnelError } from '../errors.js';
+import { decodeSocksAddress, encodeSocksAddress, type Target } from '../wire/address.js';
+
+export const OPEN_CONNECT = 0x01;
+
+export interface Open {
+  readonly command: number;
+  readonly target: Target;
+}
+
+/** CMD + address. Throws TunnelError('address-type') for a target that cannot be encoded. */
+export function encodeOpen(open: Open): Buffer {
+  const addr = encodeSocksAddress(open.target);
+  const b = Buffer.allocUnsafe(1 + addr.length);
+  b[0] = open.command;
+  b.set(addr, 1);
+  return b;
+}
+
+/**
+ * Reads an OPEN header from the start of a SYN payload, which must hold all of it. Throws
+ * TunnelError: 'bad-request' for a truncated header, 'command-unsupported' for a CMD other than
+ * CONNECT, 'address-type' for a bad address.
+ */
+export function decodeOpen(payload: Uint8Array): { open: Open; bytesUsed: number } {
+  if (payload.length < 1) throw new TunnelError('bad-request', 'empty OPEN header');
+  const command = payload[0]!;
+  if (command !== OPEN_CONNECT) throw new TunnelError('command-unsupported', `OPEN command ${command}`);
+  const addr = decodeSocksAddress(payload, 1);
+  if (addr === null) throw new TunnelError('bad-request', 'truncated OPEN header');
+  return { open: { command, target: addr.value }, bytesUsed: 1 + addr.bytesUsed };
+}

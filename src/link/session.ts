@@ -1,0 +1,331 @@
+// The multiplexer session of one link: frames in and out of the (already pinned) TLS socket, the table
+// of streams, keepalive PINGs and GO_AWAY. Frames are dispatched in the order they arrive; the functions
+// below follow a frame's path: socket → decoder → onFrame → stream.
+//
+// Contract:
+// - open(target) returns a stream at once (its SYN carries the OPEN header); it throws
+//   TunnelError('link-down') once the link is closing or gone, and 'limit' at streamsPerLink.
+// - Incoming OPENs are handed to `onStream`; beyond streamsPerLink they are answered with result 'limit'.
+// - A protocol error by the peer sends GO_AWAY(protocol error) and closes the link; every stream on it
+//   errors with 'link-down'. So does a missed PING deadline or the socket closing under us.
+// - close() is graceful: GO_AWAY(normal), no new streams either way, the socket ends once the last stream
+//   has. 'close' is emitted once, with the error that ended the link if any.
+
+import { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
+import { performance } from 'node:perf_hooks';
+import { toTunnelError, TunnelError } from '../errors.js';
+import type { Limits } from '../limits.js';
+import type { Logger } from '../log.js';
+import type { Target } from '../wire/address.js';
+import {
+  encodeHeader,
+  FLAG_ACK,
+  FLAG_SYN,
+  FrameDecoder,
+  GO_AWAY_NORMAL,
+  GO_AWAY_PROTOCOL_ERROR,
+  MAX_DATA_PAYLOAD,
+  TYPE_DATA,
+  TYPE_GO_AWAY,
+  TYPE_PING,
+  type Frame,
+  type FrameType,
+} from './frame.js';
+import { decodeOpen, encodeOpen, OPEN_CONNECT, type Open } from './open.js';
+import { MuxStream, type StreamHost } from './stream.js';
+
+export interface SessionOptions {
+  /** 'client' opens odd stream ids, 'server' even ones (yamux). */
+  readonly role: 'client' | 'server';
+  readonly limits: Limits;
+  readonly log: Logger;
+  /** Short pin of the peer, for logs. */
+  readonly peer: string;
+  /** Called for each stream the peer opens; the handler must accept() or reject() it. */
+  readonly onStream?: (stream: MuxStream, open: Open) => void;
+}
+
+const MAX_STREAM_ID = 0xffff_ffff;
+
+export class Session extends EventEmitter implements StreamHost {
+  readonly streamWindowMax: number;
+  private readonly streams = new Map<number, MuxStream>();
+  private readonly decoder = new FrameDecoder(MAX_DATA_PAYLOAD);
+  private nextId: number;
+  private lastPeerId = 0;
+  private buffered = 0;
+  private corked = false;
+  private drainWaiters: (() => void)[] = [];
+  private goneAway = false; // we sent GO_AWAY
+  private peerGoneAway = false; // the peer sent GO_AWAY
+  private closed = false;
+  private gotFrame = false; // any frame from the peer yet: proof a relay accepted our key
+  private rtt = 0;
+  private pingId = 0;
+  private pingSentAt = 0;
+  private pingOutstanding = false;
+  private pingTimer: NodeJS.Timeout | null = null;
+  private pingDeadline: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly socket: Duplex,
+    private readonly opts: SessionOptions,
+  ) {
+    super();
+    this.streamWindowMax = opts.limits.streamWindowMax;
+    this.nextId = opts.role === 'client' ? 1 : 2;
+    socket.on('data', (chunk: Buffer) => this.onChunk(chunk));
+    socket.on('error', (err) => this.fail(toTunnelError(err, 'link-down')));
+    socket.on('close', () => this.fail(new TunnelError('link-down', 'link closed')));
+    socket.on('end', () => this.fail(new TunnelError('link-down', 'link ended by peer')));
+    socket.on('drain', () => this.onDrain());
+    this.ping(); // measures the round trip at once; window growth uses it
+    this.pingTimer = setInterval(() => this.ping(), opts.limits.pingIntervalMs);
+    this.pingTimer.unref();
+  }
+
+  get alive(): boolean {
+    return !this.closed;
+  }
+
+  /** New streams may be opened on this link. */
+  get usable(): boolean {
+    return !this.closed && !this.goneAway && !this.peerGoneAway && this.nextId <= MAX_STREAM_ID;
+  }
+
+  get streamCount(): number {
+    return this.streams.size;
+  }
+
+  /** Opens a CONNECT stream to target; data may be written at once. See the class contract for throws. */
+  open(target: Target): MuxStream {
+    if (!this.usable) throw new TunnelError('link-down', `link to ${this.opts.peer} is closing`);
+    if (this.streams.size >= this.opts.limits.streamsPerLink) {
+      throw new TunnelError('limit', `link to ${this.opts.peer}: ${this.streams.size} streams open`);
+    }
+    const header = encodeOpen({ command: OPEN_CONNECT, target });
+    const id = this.nextId;
+    this.nextId += 2;
+    const stream = new MuxStream(this, id, 'local');
+    this.streams.set(id, stream);
+    this.sendFrame(TYPE_DATA, FLAG_SYN, id, header.length, header);
+    stream.chargeSent(header.length);
+    return stream;
+  }
+
+  /** Graceful close: see the class contract. Never throws. */
+  close(): void {
+    if (this.closed || this.goneAway) return;
+    this.goneAway = true;
+    this.sendFrame(TYPE_GO_AWAY, 0, 0, GO_AWAY_NORMAL);
+    this.endIfIdle();
+  }
+
+  /** Abrupt close: every stream errors with err (default 'link-down'). Never throws. */
+  destroy(err?: Error): void {
+    this.fail(err ? toTunnelError(err, 'link-down') : new TunnelError('link-down', 'link closed locally'));
+  }
+
+  // ---- frames in ----
+
+  private onChunk(chunk: Buffer): void {
+    let frames: Frame[];
+    try {
+      frames = this.decoder.push(chunk);
+    } catch (err) {
+      this.protocolError(toTunnelError(err, 'protocol').message);
+      return;
+    }
+    for (const f of frames) {
+      if (this.closed) return;
+      this.gotFrame = true;
+      this.onFrame(f);
+    }
+  }
+
+  private onFrame(f: Frame): void {
+    if (f.type === TYPE_PING) return this.onPing(f);
+    if (f.type === TYPE_GO_AWAY) return this.onGoAway(f);
+    if (f.streamId === 0) return this.protocolError(`frame type ${f.type} on stream 0`);
+    const stream = this.streams.get(f.streamId);
+    if (f.flags & FLAG_SYN) return this.onSyn(f, stream);
+    // Frames for a stream we no longer know are late frames after a RST: dropped, as yamux does.
+    stream?.onFrame(f);
+  }
+
+  private onSyn(f: Frame, existing: MuxStream | undefined): void {
+    const peerParity = this.opts.role === 'client' ? 0 : 1;
+    if (f.streamId % 2 !== peerParity || existing || f.streamId <= this.lastPeerId) {
+      return this.protocolError(`SYN with bad or reused stream id ${f.streamId}`);
+    }
+    if (f.type !== TYPE_DATA) return this.protocolError(`SYN on frame type ${f.type} (want DATA with OPEN)`);
+    this.lastPeerId = f.streamId;
+    const stream = new MuxStream(this, f.streamId, 'remote');
+    this.streams.set(f.streamId, stream);
+    let open: Open;
+    let used: number;
+    try {
+      ({ open, bytesUsed: used } = decodeOpen(f.payload));
+    } catch (err) {
+      stream.destroy(toTunnelError(err, 'bad-request')); // answers ACK|RST with the code
+      return;
+    }
+    if (this.goneAway || !this.opts.onStream) {
+      stream.destroy(new TunnelError('link-down', 'link is closing'));
+      return;
+    }
+    if (this.streams.size > this.opts.limits.streamsPerLink) {
+      this.opts.log.debug(`link ${this.opts.peer}: stream limit ${this.opts.limits.streamsPerLink} reached`);
+      stream.destroy(new TunnelError('limit', 'too many streams on this link'));
+      return;
+    }
+    stream.chargeReceived(used);
+    // The rest of the SYN frame is optimistic data: it goes through the stream's normal receive path.
+    stream.onFrame({
+      ...f,
+      flags: f.flags & ~FLAG_SYN,
+      length: f.length - used,
+      payload: f.payload.subarray(used),
+    });
+    this.opts.onStream(stream, open);
+  }
+
+  private onPing(f: Frame): void {
+    if (f.flags & FLAG_SYN) {
+      this.sendFrame(TYPE_PING, FLAG_ACK, 0, f.length);
+    } else if (f.flags & FLAG_ACK && this.pingOutstanding && f.length === this.pingId) {
+      this.pingOutstanding = false;
+      if (this.pingDeadline) clearTimeout(this.pingDeadline);
+      this.pingDeadline = null;
+      const sample = performance.now() - this.pingSentAt;
+      this.rtt = this.rtt === 0 ? sample : 0.875 * this.rtt + 0.125 * sample;
+      this.emit('rtt', this.rtt);
+    }
+  }
+
+  private onGoAway(f: Frame): void {
+    this.peerGoneAway = true;
+    const how = f.length === GO_AWAY_NORMAL ? 'normally' : `with code ${f.length}`;
+    this.opts.log.debug(`link ${this.opts.peer}: peer sent GO_AWAY ${how}`);
+    this.emit('goaway', f.length);
+    this.endIfIdle();
+  }
+
+  // ---- frames out ----
+
+  /** Queues one frame on the socket. Frames from one tick leave in one corked write. */
+  sendFrame(type: FrameType, flags: number, streamId: number, length: number, payload?: Buffer): void {
+    if (this.closed) return;
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
+    this.socket.write(encodeHeader(type, flags, streamId, length));
+    if (payload !== undefined && payload.length > 0) this.socket.write(payload);
+  }
+
+  whenWritable(cb: () => void): void {
+    if (this.closed || !this.socket.writableNeedDrain) cb();
+    else this.drainWaiters.push(cb);
+  }
+
+  private onDrain(): void {
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const cb of waiters) cb();
+  }
+
+  private ping(): void {
+    if (this.closed || this.pingOutstanding) return;
+    this.pingOutstanding = true;
+    this.pingId = (this.pingId + 1) >>> 0;
+    this.pingSentAt = performance.now();
+    this.sendFrame(TYPE_PING, FLAG_SYN, 0, this.pingId);
+    this.pingDeadline = setTimeout(() => {
+      this.opts.log.info(`link ${this.opts.peer}: no PING answer in ${this.opts.limits.pingTimeoutMs} ms`);
+      this.fail(new TunnelError('link-down', 'PING deadline missed'));
+    }, this.opts.limits.pingTimeoutMs);
+    this.pingDeadline.unref();
+  }
+
+  // ---- StreamHost ----
+
+  rttMs(): number {
+    return this.rtt;
+  }
+
+  adjustBuffered(delta: number): boolean {
+    this.buffered += delta;
+    return this.buffered <= this.opts.limits.linkBufferedMax;
+  }
+
+  mayGrow(bytes: number): boolean {
+    return this.buffered + bytes <= this.opts.limits.linkBufferedMax / 2;
+  }
+
+  protocolError(reason: string): void {
+    if (this.closed) return;
+    this.opts.log.info(`link ${this.opts.peer}: protocol error: ${reason}`);
+    this.sendFrame(TYPE_GO_AWAY, 0, 0, GO_AWAY_PROTOCOL_ERROR);
+    this.goneAway = true;
+    this.fail(new TunnelError('protocol', reason), true);
+  }
+
+  streamClosed(stream: MuxStream): void {
+    if (this.streams.get(stream.id) === stream) this.streams.delete(stream.id);
+    this.endIfIdle();
+  }
+
+  // ---- end of the link ----
+
+  private endIfIdle(): void {
+    if (!this.closed && (this.goneAway || this.peerGoneAway) && this.streams.size === 0) {
+      this.fail(null, true);
+    }
+  }
+
+  /** Ends the link once. With an error, streams error with 'link-down' carrying it as the cause. */
+  private fail(err: TunnelError | null, flush = false): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (err && !this.gotFrame && this.opts.role === 'client' && err.code === 'link-down') {
+      // Under TLS 1.3 a relay that refuses our key does so after our handshake finished; what we see
+      // is a close before its first frame (it PINGs at once when it accepts). Say what it most
+      // likely means instead of "network error".
+      err = new TunnelError(
+        'link-auth',
+        `relay ${this.opts.peer} closed the link without accepting this client's key (is its pin on the relay's allow-list?)`,
+        { cause: err },
+      );
+    }
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    if (this.pingDeadline) clearTimeout(this.pingDeadline);
+    const streamErr = new TunnelError(
+      err?.code === 'link-auth' ? 'link-auth' : 'link-down',
+      `link to ${this.opts.peer} down: ${err?.message ?? 'closed'}`,
+      {
+        cause: err ?? undefined,
+      },
+    );
+    for (const s of [...this.streams.values()]) s.destroy(streamErr);
+    this.streams.clear();
+    this.onDrain();
+    if (flush) {
+      // Let queued frames (GO_AWAY) reach the peer, then close; never wait on the peer for long.
+      if (this.corked) {
+        this.corked = false;
+        this.socket.uncork();
+      }
+      this.socket.end();
+      setTimeout(() => this.socket.destroy(), 2000).unref();
+    } else {
+      this.socket.destroy();
+    }
+    this.emit('close', err ?? undefined);
+  }
+}

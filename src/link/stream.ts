@@ -1,0 +1,326 @@
+// One multiplexed stream as a Node Duplex.
+//
+// Contract:
+// - end() sends FIN: the peer's reads end; our reads go on until the peer's FIN (half-close both ways).
+// - destroy() before both directions have ended sends RST; the peer's stream errors with code 'reset'.
+// - A RST from the peer, a protocol error or a broken link destroys the stream with a TunnelError
+//   ('reset' or 'link-down'): never a clean end, so nobody mistakes a cut-off reply for a whole one.
+// - Flow control: we never send more than the peer's window; we grant window only as our reader
+//   consumes, so a stream whose reader stops holds at most its window, and the link goes on.
+// - A stream we open reports its result with a 'connect' event (result 0) or by erroring with the
+//   result's code. Data may be written before the result arrives (optimistic data).
+// - A stream the peer opened sends nothing until accept() (or reject(code)) is called.
+
+import { Duplex } from 'node:stream';
+import { performance } from 'node:perf_hooks';
+import { codeFromMuxResult, ERROR_TABLE, MUX_RESULT_OK, TunnelError, type ErrorCode } from '../errors.js';
+import {
+  FLAG_ACK,
+  FLAG_FIN,
+  FLAG_RST,
+  INITIAL_WINDOW,
+  MAX_WINDOW,
+  TYPE_DATA,
+  TYPE_WINDOW_UPDATE,
+  type Frame,
+  type FrameType,
+} from './frame.js';
+
+/** Largest DATA payload we put in one frame (64 KiB writes measured faster than 16 KiB here). */
+const SEND_FRAME_MAX = 64 * 1024;
+
+/** What a stream needs from its session. */
+export interface StreamHost {
+  readonly streamWindowMax: number;
+  /** False once the link is gone: no frame can be sent any more. */
+  readonly alive: boolean;
+  sendFrame(type: FrameType, flags: number, streamId: number, length: number, payload?: Buffer): void;
+  /** Calls cb now if the link can take more bytes, else once it drains (or dies). */
+  whenWritable(cb: () => void): void;
+  /** Smoothed round-trip time of the link, ms (0 if not yet measured). */
+  rttMs(): number;
+  /** Adjusts the link's count of received-but-unconsumed bytes; false if over the link's cap. */
+  adjustBuffered(delta: number): boolean;
+  /** True if the link may grant this stream `bytes` more of window. */
+  mayGrow(bytes: number): boolean;
+  protocolError(reason: string): void;
+  streamClosed(stream: MuxStream): void;
+}
+
+type State = 'opening' | 'accepting' | 'open';
+
+export class MuxStream extends Duplex {
+  readonly id: number;
+  private state: State;
+  // sending
+  private sendWindow = INITIAL_WINDOW;
+  private pendingWrite: { chunk: Buffer; offset: number; cb: (err?: Error | null) => void } | null = null;
+  private pendingFinal: ((err?: Error | null) => void) | null = null;
+  private finSent = false;
+  // receiving
+  private recvWindow = INITIAL_WINDOW;
+  private windowMax = INITIAL_WINDOW;
+  private unacked = 0;
+  private lastUpdateAt = performance.now();
+  private queue: Buffer[] = [];
+  private queued = 0;
+  private wantRead = false;
+  private finReceived = false;
+  private endPushed = false;
+  private resetByPeer = false;
+
+  constructor(
+    private readonly host: StreamHost,
+    id: number,
+    opener: 'local' | 'remote',
+  ) {
+    super({ allowHalfOpen: true, readableHighWaterMark: 64 * 1024, writableHighWaterMark: 64 * 1024 });
+    this.id = id;
+    this.state = opener === 'local' ? 'opening' : 'accepting';
+    // An error before the owner attaches its handlers (e.g. the link dies while the relay dials the
+    // exit) must not become an uncaught exception; owners still see 'error' through their own handlers.
+    this.on('error', noop);
+  }
+
+  /** True once the stream is connected: our OPEN was answered with result 0, or we accepted the peer's. */
+  get connected(): boolean {
+    return this.state === 'open' && !this.destroyed;
+  }
+
+  /** Counts the OPEN header (already sent by the session in the SYN frame) against our send window. */
+  chargeSent(bytes: number): void {
+    this.sendWindow -= bytes;
+  }
+
+  /** Counts the OPEN header the peer sent (read by the session) as received and consumed. */
+  chargeReceived(bytes: number): void {
+    this.recvWindow -= bytes;
+    this.consumed(bytes);
+  }
+
+  /** Accepting side: the destination is connected; sends the ACK with result 0. */
+  accept(): void {
+    if (this.state !== 'accepting' || this.destroyed) return;
+    this.state = 'open';
+    this.sendWindow -= 1;
+    this.host.sendFrame(TYPE_DATA, FLAG_ACK, this.id, 1, Buffer.of(MUX_RESULT_OK));
+    this.pump();
+    const final = this.pendingFinal;
+    this.pendingFinal = null;
+    if (final) this._final(final);
+  }
+
+  /** Accepting side: the destination could not be reached; sends ACK|RST with the code and ends. */
+  reject(code: ErrorCode): void {
+    if (this.state !== 'accepting' || this.destroyed) return;
+    this.sendResult(code);
+    this.resetByPeer = true; // nothing more to send: the result frame already carries RST
+    this.destroy(new TunnelError(code, 'stream rejected'));
+  }
+
+  private sendResult(code: ErrorCode): void {
+    this.state = 'open';
+    if (this.host.alive) {
+      this.host.sendFrame(TYPE_DATA, FLAG_ACK | FLAG_RST, this.id, 1, Buffer.of(ERROR_TABLE[code].mux));
+    }
+  }
+
+  /** Called by the session for every frame on this stream. */
+  onFrame(frame: Frame): void {
+    if (frame.type === TYPE_DATA) this.onData(frame);
+    else if (frame.type === TYPE_WINDOW_UPDATE) this.onWindowUpdate(frame.length);
+    if (this.destroyed) return;
+    if (frame.flags & FLAG_RST) {
+      this.resetByPeer = true;
+      this.destroy(new TunnelError('reset', `stream ${this.id} reset by peer`));
+      return;
+    }
+    if (frame.flags & FLAG_FIN) {
+      this.finReceived = true;
+      this.flush();
+    }
+  }
+
+  private onData(frame: Frame): void {
+    let payload = frame.payload;
+    if (payload.length > this.recvWindow) {
+      this.host.protocolError(`stream ${this.id}: ${payload.length} bytes exceed window ${this.recvWindow}`);
+      return;
+    }
+    if (this.finReceived && payload.length > 0) {
+      this.host.protocolError(`stream ${this.id}: DATA after FIN`);
+      return;
+    }
+    this.recvWindow -= payload.length;
+    if (this.state === 'opening') {
+      if (!(frame.flags & FLAG_ACK) || payload.length < 1) {
+        this.host.protocolError(`stream ${this.id}: first frame back lacks ACK and result`);
+        return;
+      }
+      const result = payload[0]!;
+      this.consumed(1);
+      payload = payload.subarray(1);
+      if (result !== MUX_RESULT_OK) {
+        const code = codeFromMuxResult(result);
+        this.resetByPeer = true;
+        this.destroy(new TunnelError(code, `relay answered ${code}`));
+        return;
+      }
+      this.state = 'open';
+      this.emit('connect');
+    }
+    if (payload.length === 0) return;
+    if (!this.host.adjustBuffered(payload.length)) {
+      this.host.adjustBuffered(-payload.length);
+      this.destroy(new TunnelError('limit', `stream ${this.id}: link receive buffer full`));
+      return;
+    }
+    this.queue.push(payload);
+    this.queued += payload.length;
+    this.flush();
+  }
+
+  private onWindowUpdate(delta: number): void {
+    if (this.sendWindow + delta > MAX_WINDOW) {
+      this.host.protocolError(`stream ${this.id}: window update overflows`);
+      return;
+    }
+    this.sendWindow += delta;
+    this.pump();
+  }
+
+  override _read(): void {
+    this.wantRead = true;
+    this.flush();
+  }
+
+  private flush(): void {
+    while (this.wantRead && this.queue.length > 0) {
+      const chunk = this.queue.shift()!;
+      this.queued -= chunk.length;
+      this.host.adjustBuffered(-chunk.length);
+      this.consumed(chunk.length);
+      this.wantRead = this.push(chunk);
+    }
+    if (this.queue.length === 0 && this.finReceived && !this.endPushed) {
+      this.endPushed = true;
+      this.push(null);
+    }
+  }
+
+  // Window updates go out when the reader has consumed half the window. If that took less than two
+  // round trips the window limited us, so it doubles (up to streamWindowMax): a stream on a fast,
+  // long path earns a window near its bandwidth-delay product; an idle or slow reader never does.
+  private consumed(bytes: number): void {
+    this.unacked += bytes;
+    if (this.finReceived || this.unacked < this.windowMax / 2 || !this.host.alive || this.destroyed) return;
+    let delta = this.unacked;
+    const now = performance.now();
+    const rtt = Math.max(this.host.rttMs(), 1);
+    if (this.windowMax < this.host.streamWindowMax && now - this.lastUpdateAt < 2 * rtt) {
+      const grow = Math.min(this.windowMax, this.host.streamWindowMax - this.windowMax);
+      if (this.host.mayGrow(grow)) {
+        this.windowMax += grow;
+        delta += grow;
+      }
+    }
+    this.lastUpdateAt = now;
+    this.unacked = 0;
+    this.recvWindow += delta;
+    this.host.sendFrame(TYPE_WINDOW_UPDATE, 0, this.id, delta);
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.pendingWrite = { chunk, offset: 0, cb };
+    this.pump();
+  }
+
+  private pump(): void {
+    const w = this.pendingWrite;
+    if (w === null || this.state === 'accepting' || this.destroyed) return;
+    while (w.offset < w.chunk.length) {
+      const n = Math.min(this.sendWindow, SEND_FRAME_MAX, w.chunk.length - w.offset);
+      if (n <= 0) return; // resumed by the peer's WINDOW_UPDATE
+      this.host.sendFrame(TYPE_DATA, 0, this.id, n, w.chunk.subarray(w.offset, w.offset + n));
+      this.sendWindow -= n;
+      w.offset += n;
+    }
+    this.pendingWrite = null;
+    this.host.whenWritable(() => w.cb());
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    if (this.state === 'accepting') {
+      this.pendingFinal = cb; // FIN waits for the ACK: nothing may precede the result
+      return;
+    }
+    this.finSent = true;
+    this.host.sendFrame(TYPE_DATA, FLAG_FIN, this.id, 0);
+    cb();
+  }
+
+  override _destroy(err: Error | null, cb: (err: Error | null) => void): void {
+    const clean = this.finSent && this.endPushed;
+    if (!this.resetByPeer && this.host.alive) {
+      if (this.state === 'accepting') this.sendResult(err instanceof TunnelError ? err.code : 'general');
+      else if (!clean) this.host.sendFrame(TYPE_WINDOW_UPDATE, FLAG_RST, this.id, 0);
+    }
+    if (this.queued > 0) this.host.adjustBuffered(-this.queued);
+    this.queue = [];
+    this.queued = 0;
+    const w = this.pendingWrite;
+    this.pendingWrite = null;
+    const final = this.pendingFinal;
+    this.pendingFinal = null;
+    const failure = err ?? new TunnelError('reset', `stream ${this.id} closed`);
+    w?.cb(failure);
+    final?.(failure);
+    this.host.streamClosed(this);
+    cb(err);
+  }
+}
+
+function noop(): void {}
+
+/**
+ * Resolves when a stream we opened reports "connected". Rejects with the stream's TunnelError (the
+ * result code), or 'timeout' after timeoutMs / on abort, in which case the stream is reset.
+ */
+export function whenConnected(stream: MuxStream, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (stream.connected) return resolve();
+    if (stream.destroyed) {
+      return reject(
+        stream.errored ?? new TunnelError('reset', `stream ${stream.id} closed before its result`),
+      );
+    }
+    const settle = (err?: Error): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      stream.off('connect', onConnect);
+      stream.off('error', onError);
+      stream.off('close', onClose);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onConnect = (): void => settle();
+    const onError = (err: Error): void => settle(err);
+    const onClose = (): void =>
+      settle(new TunnelError('reset', `stream ${stream.id} closed before its result`));
+    const onAbort = (): void => {
+      const err = new TunnelError('timeout', 'stream open aborted');
+      stream.destroy(err);
+      settle(err);
+    };
+    const timer = setTimeout(() => {
+      const err = new TunnelError('timeout', `no result for stream ${stream.id} within ${timeoutMs} ms`);
+      stream.destroy(err);
+      settle(err);
+    }, timeoutMs);
+    stream.once('connect', onConnect);
+    stream.once('error', onError);
+    stream.once('close', onClose);
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
