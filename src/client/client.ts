@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream';
 import { CircuitPool } from '../circuit/pool.js';
 import { whenConnected } from '../link/stream.js';
 import { formatTarget, type Target } from '../wire/address.js';
-import type { Dialer } from './dialer.js';
+import type { Dialer } from '../proxy/dialer.js';
 import { startMixedPort } from './mixed-port.js';
 import type { ClientOptions } from './options.js';
 

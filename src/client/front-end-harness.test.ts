@@ -14,7 +14,7 @@ import { withLimits } from '../limits.js';
 import type { Limits } from '../limits.js';
 import { silentLogger } from '../log.js';
 import type { Target } from '../wire/address.js';
-import type { Dialer } from './dialer.js';
+import type { Dialer } from '../proxy/dialer.js';
 import { startMixedPort } from './mixed-port.js';
 import type { MixedPort } from './mixed-port.js';
 

@@ -1,5 +1,6 @@
 // The relay: a TLS listener that authorizes clients by pin, then serves OPENs on multiplexed links
-// (ALPN ett/1) or HTTP CONNECT (ALPN http/1.1 or none), connecting to destinations under its exit policy.
+// (ALPN ett/1) or, for stock clients, HTTP proxy requests (ALPN http/1.1 or none: CONNECT and
+// absolute-form http:// requests, parsed by node:http), connecting under its exit policy.
 // A relay that only forwards to other relays is one whose policy accepts only their addresses.
 //
 // Order of events for one connection: TCP accept (handshake limits checked) → TLS 1.3 handshake
@@ -14,13 +15,15 @@ import { Session } from '../link/session.js';
 import { splice } from '../link/splice.js';
 import type { MuxStream } from '../link/stream.js';
 import type { Open } from '../link/open.js';
+import { createPortConnection } from '../proxy/connection.js';
+import type { Dialer } from '../proxy/dialer.js';
+import { createHttpProxy } from '../proxy/http-proxy.js';
 import { ALPN_MUX, peerPin, pinMatches, serverTlsOptions } from '../link/tls.js';
 import { formatTarget, type Target } from '../wire/address.js';
 import { parseIpLoose, type IpAddress } from '../wire/ip.js';
 import { formatShareString, shortPin } from '../wire/share-string.js';
 import { buildExitPolicy, type ExitRule } from './exit-policy.js';
 import { dialExit } from './exit.js';
-import { createConnectServer } from './http-connect.js';
 import type { RelayOptions } from './options.js';
 
 export interface RelayHandle {
@@ -39,7 +42,9 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
   const policy = buildExitPolicy(opts.exitRules, ownAddresses(opts.listen.host));
   const dial = (target: Target, signal: AbortSignal): Promise<net.Socket> =>
     dialExit(target, { policy, connectTimeoutMs: limits.connectTimeoutMs, signal });
-  const serveConnect = createConnectServer({ limits, log, dial });
+  const exitDialer: Dialer = { dial: (target, o) => dial(target, o?.signal ?? new AbortController().signal) };
+  const frontEnd = { dialer: exitDialer, limits, log };
+  const httpProxy = createHttpProxy(frontEnd);
   const sessions = new Set<Session>();
   const handshaking = new Map<string, number>();
   let inFlight = 0;
@@ -92,8 +97,8 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
     }
     const peer = shortPin(pin);
     if (sock.alpnProtocol !== ALPN_MUX) {
-      log.debug(`client ${peer}: HTTP CONNECT mode`);
-      serveConnect(sock, peer);
+      log.debug(`client ${peer}: HTTP proxy mode`);
+      httpProxy.serve(createPortConnection(sock, frontEnd, `client ${peer}`));
       return;
     }
     const session = new Session(sock, {

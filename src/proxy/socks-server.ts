@@ -25,7 +25,7 @@ import {
   encodeUserPassReply,
 } from '../wire/socks5.js';
 import { SOCKS4_CMD_CONNECT, decodeSocks4Request, encodeSocks4Reply } from '../wire/socks4.js';
-import type { PortConnection } from './mixed-port.js';
+import type { PortConnection } from './connection.js';
 
 /**
  * Serves one SOCKS5 connection whose first bytes (`first`, starting with 0x05) were already read.

@@ -21,7 +21,7 @@ import { ERROR_TABLE, TunnelError, toTunnelError } from '../errors.js';
 import { resetSocket, splice } from '../link/splice.js';
 import { formatTarget, parseTarget } from '../wire/address.js';
 import type { Target } from '../wire/address.js';
-import type { FrontEndOptions, PortConnection } from './mixed-port.js';
+import type { FrontEndOptions, PortConnection } from './connection.js';
 import { credentialsMatch } from './socks-server.js';
 
 export interface HttpProxy {

@@ -1,0 +1,108 @@
+// One accepted application connection, as the protocol servers (SOCKS, HTTP proxy) see it: the socket,
+// the request-head deadline, a dial bound to the socket's lifetime, and a gentle refusal. The client's
+// mixed port and the relay's HTTP mode both build these, so the protocol servers know no listener.
+
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { TunnelError, toTunnelError } from '../errors.js';
+import type { Limits } from '../limits.js';
+import type { Logger } from '../log.js';
+import type { Target } from '../wire/address.js';
+import type { Dialer } from './dialer.js';
+
+export interface FrontEndOptions {
+  readonly dialer: Dialer;
+  readonly limits: Limits;
+  readonly log: Logger;
+  /** If set, SOCKS5 clients must authenticate with one of these username/password pairs. */
+  readonly socksUsers?: ReadonlyMap<string, string>;
+}
+
+/** One accepted application connection, as the protocol handlers see it. */
+export interface PortConnection {
+  readonly socket: Socket;
+  readonly opts: FrontEndOptions;
+  /** Short label for logs: the application's address and port. */
+  readonly label: string;
+  /** Milliseconds left before the request head deadline (never below 1). */
+  headTimeLeft(): number;
+  /** The head is complete: the port's deadline no longer applies (the handler may keep its own). */
+  headDone(): void;
+  /**
+   * Dials through opts.dialer with the open deadline (limits.openTimeoutMs); aborted when the
+   * application's socket closes. Rejects with a TunnelError ('timeout' at the deadline).
+   */
+  dial(target: Target): Promise<Duplex>;
+  /** Sends a final reply (a refusal), then closes the connection gently. Never throws. */
+  replyAndClose(reply: Uint8Array | string): void;
+}
+
+/**
+ * Wraps an accepted socket: arms the request-head deadline (the socket is destroyed when it passes)
+ * and installs an error listener for the socket's whole life. Never throws.
+ */
+export function createPortConnection(socket: Socket, opts: FrontEndOptions, label: string): PortConnection {
+  // An error listener for the socket's whole life: a reset from the app is that connection's problem.
+  socket.on('error', (err) => opts.log.debug(`${label}: ${err.message}`));
+  const started = Date.now();
+  const deadline = setTimeout(() => {
+    opts.log.debug(`${label}: request head deadline passed`);
+    socket.destroy();
+  }, opts.limits.requestHeadTimeoutMs);
+  socket.once('close', () => clearTimeout(deadline));
+  return {
+    socket,
+    opts,
+    label,
+    headTimeLeft: () => Math.max(1, opts.limits.requestHeadTimeoutMs - (Date.now() - started)),
+    headDone: () => clearTimeout(deadline),
+    dial: (target) => dialFor(socket, opts, target),
+    replyAndClose: (reply) => replyAndClose(socket, reply),
+  };
+}
+
+// The dial of one request: bounded by openTimeoutMs, aborted if the app goes away. If the dialer
+// ignores the signal, the race still settles at the deadline and a late stream is destroyed.
+async function dialFor(socket: Socket, opts: FrontEndOptions, target: Target): Promise<Duplex> {
+  if (socket.destroyed) throw new TunnelError('reset', 'application closed the connection');
+  const ac = new AbortController();
+  const onClose = (): void => ac.abort(new TunnelError('reset', 'application closed the connection'));
+  socket.once('close', onClose);
+  const timer = setTimeout(
+    () => ac.abort(new TunnelError('timeout', `no answer within ${opts.limits.openTimeoutMs} ms`)),
+    opts.limits.openTimeoutMs,
+  );
+  try {
+    const dialing = opts.dialer.dial(target, { signal: ac.signal });
+    const aborted = new Promise<never>((_, reject) => {
+      ac.signal.addEventListener('abort', () => reject(ac.signal.reason), { once: true });
+    });
+    dialing.then(
+      (stream) => {
+        if (ac.signal.aborted) stream.destroy();
+      },
+      () => undefined, // handled by the race below
+    );
+    return await Promise.race([dialing, aborted]);
+  } catch (err) {
+    throw toTunnelError(ac.signal.aborted ? ac.signal.reason : err);
+  } finally {
+    clearTimeout(timer);
+    socket.off('close', onClose);
+  }
+}
+
+// FIN after the reply, incoming bytes discarded so the app's close is seen, and the socket destroyed
+// once the app closes too or after a short grace: destroying at once could turn unread input into an
+// RST that makes the app drop the reply before reading it.
+function replyAndClose(socket: Socket, reply: Uint8Array | string): void {
+  if (socket.destroyed) return;
+  socket.resume(); // discard whatever the app still sends, so its close is seen
+  socket.end(reply);
+  const grace = setTimeout(() => socket.destroy(), 2000);
+  grace.unref();
+  if (socket.readableEnded)
+    socket.once('finish', () => socket.destroy()); // the app already sent FIN
+  else socket.once('end', () => socket.destroy());
+  socket.once('close', () => clearTimeout(grace));
+}
