@@ -38,8 +38,8 @@ Relays check only the key's pin, never the certificate.`;
 export const RELAY_USAGE = `Usage: ett relay --key FILE --listen HOST:PORT [--advertise HOST] [--allow PIN]... [--allow-any]
                  [--exit RULE]... [--config FILE] [--log-level LEVEL]
 
-Serves ett clients (ALPN ett/1) and stock HTTP CONNECT clients (ALPN http/1.1) over TLS 1.3, and
-prints its share string (ett://PIN@HOST:PORT) on one line.
+Serves ett clients (ALPN ett/1) and stock HTTP proxy clients (ALPN http/1.1: CONNECT and plain
+http:// requests) over TLS 1.3, and prints its share string (ett://PIN@HOST:PORT) on one line.
 
   --key FILE          private key (ett keygen FILE); must be mode 0600
   --listen HOST:PORT  address to listen on ([::]:7000 for IPv6; port 0 picks one)
