@@ -62,7 +62,8 @@ test('imports run downward only', () => {
       const target = resolve(dirname(file), spec).replace(/\.js$/, '.ts');
       const to = layerOf(target);
       if (to === from) continue;
-      if (!(RANK[to]! < RANK[from]!)) violations.push(`${relative(src, file)} imports ${relative(src, target)}`);
+      if (!(RANK[to]! < RANK[from]!))
+        violations.push(`${relative(src, file)} imports ${relative(src, target)}`);
     }
   }
   assert.deepEqual(violations, []);
