@@ -29,6 +29,8 @@ export interface Limits {
   readonly requestHeadTimeoutMs: number;
   /** A stream with no traffic either way for this long is reset; 0 disables, ms. */
   readonly streamIdleTimeoutMs: number;
+  /** On shutdown, how long links get (after GO_AWAY) for running streams to finish, ms. */
+  readonly shutdownGraceMs: number;
   /** Most relays in one route. */
   readonly pathLengthMax: number;
 }
@@ -47,6 +49,7 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   requestHeadMax: 16 * 1024,
   requestHeadTimeoutMs: 10_000,
   streamIdleTimeoutMs: 0,
+  shutdownGraceMs: 2_000,
   pathLengthMax: 8,
 });
 

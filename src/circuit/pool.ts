@@ -48,10 +48,11 @@ export class CircuitPool {
     return build;
   }
 
-  /** Closes every circuit (their streams are reset). */
-  close(): void {
+  /** GO_AWAY on every circuit; streams get graceMs to finish, then are reset. Never rejects. */
+  async close(graceMs: number): Promise<void> {
     this.closed = true;
-    for (const s of this.circuits.values()) s.destroy();
+    const all = [...this.circuits.values()];
     this.circuits.clear();
+    await Promise.all(all.map((s) => s.shutdown(graceMs)));
   }
 }

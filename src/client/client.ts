@@ -38,8 +38,8 @@ export async function startClient(opts: ClientOptions): Promise<ClientHandle> {
     address: port.address,
     dialer,
     async close() {
-      pool.close();
       await port.close();
+      await pool.close(opts.limits.shutdownGraceMs);
     },
   };
 }

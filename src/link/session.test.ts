@@ -278,3 +278,45 @@ test('PING frames with SYN get an ACK with the same opaque value', async () => {
   assert.ok(Buffer.concat(back).includes(Buffer.from('000200020000000001020304', 'hex')));
   p.done();
 });
+
+test('PING or GO_AWAY on a stream other than 0 is a protocol error', async () => {
+  await expectProtocolClose([encodeHeader(TYPE_PING, FLAG_SYN, 5, 1)], /on stream 5/);
+});
+
+test('a stream idle past streamIdleTimeoutMs is reset with timeout; a busy one is not', async () => {
+  const p = await sessionPair(
+    (s) => {
+      s.accept();
+      s.pipe(s);
+    },
+    { streamIdleTimeoutMs: 100 },
+  );
+  const idle = p.client.open({ host: 'h', port: 1 });
+  const busy = p.client.open({ host: 'h', port: 2 });
+  await whenConnected(idle, 5000);
+  await whenConnected(busy, 5000);
+  const errored = once(idle, 'error');
+  let busyFailed = false;
+  busy.on('error', () => (busyFailed = true));
+  busy.resume();
+  // Keep `busy` moving until `idle` has been reset (bounded: at most 100 rounds).
+  for (let i = 0; i < 100 && !idle.destroyed; i++) {
+    busy.write('x');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const [err] = (await errored) as [TunnelError];
+  assert.equal(err.code, 'timeout');
+  assert.equal(busyFailed, false);
+  p.done();
+});
+
+test('shutdown: GO_AWAY, then what is still running after the grace is reset', async () => {
+  const p = await sessionPair((s) => s.accept());
+  const stream = p.client.open({ host: 'h', port: 1 });
+  await whenConnected(stream, 5000);
+  const errored = once(stream, 'error');
+  await p.server.shutdown(100);
+  const [err] = (await errored) as [TunnelError];
+  assert.equal(err.code, 'link-down');
+  p.done();
+});

@@ -67,6 +67,7 @@ export class Session extends EventEmitter implements StreamHost {
   private pingOutstanding = false;
   private pingTimer: NodeJS.Timeout | null = null;
   private pingDeadline: NodeJS.Timeout | null = null;
+  private idleSweep: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly socket: Duplex,
@@ -83,6 +84,22 @@ export class Session extends EventEmitter implements StreamHost {
     this.ping(); // measures the round trip at once; window growth uses it
     this.pingTimer = setInterval(() => this.ping(), opts.limits.pingIntervalMs);
     this.pingTimer.unref();
+    const idle = opts.limits.streamIdleTimeoutMs;
+    if (idle > 0) {
+      // One sweep per link rather than a timer per stream: a stream is reset between idle and 1.5 x idle.
+      this.idleSweep = setInterval(() => this.resetIdleStreams(idle), Math.max(idle / 2, 10));
+      this.idleSweep.unref();
+    }
+  }
+
+  private resetIdleStreams(idleMs: number): void {
+    const now = performance.now();
+    for (const s of [...this.streams.values()]) {
+      if (now - s.lastActive > idleMs) {
+        this.opts.log.debug(`link ${this.opts.peer}: stream ${s.id} idle for ${idleMs} ms, reset`);
+        s.destroy(new TunnelError('timeout', `stream ${s.id} idle for ${idleMs} ms`));
+      }
+    }
   }
 
   get alive(): boolean {
@@ -122,6 +139,22 @@ export class Session extends EventEmitter implements StreamHost {
     this.endIfIdle();
   }
 
+  /**
+   * close(), then waits up to graceMs for the running streams to finish; what is left is destroyed
+   * (its streams reset). Resolves once the link is gone. Never rejects.
+   */
+  shutdown(graceMs: number): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.destroy(new TunnelError('link-down', 'shut down')), graceMs);
+      this.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.close();
+    });
+  }
+
   /** Abrupt close: every stream errors with err (default 'link-down'). Never throws. */
   destroy(err?: Error): void {
     this.fail(err ? toTunnelError(err, 'link-down') : new TunnelError('link-down', 'link closed locally'));
@@ -145,8 +178,11 @@ export class Session extends EventEmitter implements StreamHost {
   }
 
   private onFrame(f: Frame): void {
-    if (f.type === TYPE_PING) return this.onPing(f);
-    if (f.type === TYPE_GO_AWAY) return this.onGoAway(f);
+    if (f.type === TYPE_PING || f.type === TYPE_GO_AWAY) {
+      if (f.streamId !== 0)
+        return this.protocolError(`frame type ${f.type} on stream ${f.streamId} (want 0)`);
+      return f.type === TYPE_PING ? this.onPing(f) : this.onGoAway(f);
+    }
     if (f.streamId === 0) return this.protocolError(`frame type ${f.type} on stream 0`);
     const stream = this.streams.get(f.streamId);
     if (f.flags & FLAG_SYN) return this.onSyn(f, stream);
@@ -171,7 +207,7 @@ export class Session extends EventEmitter implements StreamHost {
       stream.destroy(toTunnelError(err, 'bad-request')); // answers ACK|RST with the code
       return;
     }
-    if (this.goneAway || !this.opts.onStream) {
+    if (this.goneAway || this.peerGoneAway || !this.opts.onStream) {
       stream.destroy(new TunnelError('link-down', 'link is closing'));
       return;
     }
@@ -305,6 +341,7 @@ export class Session extends EventEmitter implements StreamHost {
     }
     if (this.pingTimer) clearInterval(this.pingTimer);
     if (this.pingDeadline) clearTimeout(this.pingDeadline);
+    if (this.idleSweep) clearInterval(this.idleSweep);
     const streamErr = new TunnelError(
       err?.code === 'link-auth' ? 'link-auth' : 'link-down',
       `link to ${this.opts.peer} down: ${err?.message ?? 'closed'}`,

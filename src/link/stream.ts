@@ -68,6 +68,8 @@ export class MuxStream extends Duplex {
   private finReceived = false;
   private endPushed = false;
   private resetByPeer = false;
+  /** When data last moved either way (performance.now()), for the link's idle sweep. */
+  lastActive = performance.now();
 
   constructor(
     private readonly host: StreamHost,
@@ -152,6 +154,7 @@ export class MuxStream extends Duplex {
       return;
     }
     this.recvWindow -= payload.length;
+    this.lastActive = performance.now();
     if (this.state === 'opening') {
       if (!(frame.flags & FLAG_ACK) || payload.length < 1) {
         this.host.protocolError(`stream ${this.id}: first frame back lacks ACK and result`);
@@ -245,6 +248,7 @@ export class MuxStream extends Duplex {
       this.sendWindow -= n;
       w.offset += n;
     }
+    this.lastActive = performance.now();
     this.pendingWrite = null;
     this.host.whenWritable(() => w.cb());
   }

@@ -46,10 +46,15 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
   const frontEnd = { dialer: exitDialer, limits, log };
   const httpProxy = createHttpProxy(frontEnd);
   const sessions = new Set<Session>();
+  const sockets = new Set<tls.TLSSocket>(); // every authorized TLS connection, so close() ends them all
   const handshaking = new Map<string, number>();
   let inFlight = 0;
 
-  const server = tls.createServer(serverTlsOptions(opts.identity, limits.handshakeTimeoutMs));
+  // allowHalfOpen: a stock client's half-close (HTTP mode) must leave our direction open.
+  const server = tls.createServer({
+    ...serverTlsOptions(opts.identity, limits.handshakeTimeoutMs),
+    allowHalfOpen: true,
+  });
 
   // Handshake limits, counted on raw TCP connections until their TLS handshake ends either way.
   server.on('connection', (raw: net.Socket) => {
@@ -96,6 +101,8 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
       return;
     }
     const peer = shortPin(pin);
+    sockets.add(sock);
+    sock.once('close', () => sockets.delete(sock));
     if (sock.alpnProtocol !== ALPN_MUX) {
       log.debug(`client ${peer}: HTTP proxy mode`);
       httpProxy.serve(createPortConnection(sock, frontEnd, `client ${peer}`));
@@ -136,11 +143,14 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
     address,
     shareString,
     policy,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sessions) s.destroy();
-      }),
+    // Stops accepting, sends GO_AWAY on every link, gives running streams shutdownGraceMs to finish,
+    // then ends whatever is left. Never rejects.
+    close: async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      await Promise.all([...sessions].map((s) => s.shutdown(limits.shutdownGraceMs)));
+      for (const s of sockets) s.destroy();
+      await closed;
+    },
   };
 }
 

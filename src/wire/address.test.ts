@@ -140,7 +140,7 @@ test('decodeSocksAddress refuses bad ATYP, empty and malformed names', () => {
   checkRefused(decodeAt0, hex(`03 03 ${ascii('a\nb')} 0050`), 'address-type'); // control character
   checkRefused(decodeAt0, hex(`03 03 ${ascii('a\u0000b')} 0050`), 'address-type'); // NUL
   checkRefused(decodeAt0, hex(`03 03 ${ascii('a:b')} 0050`), 'address-type'); // would not parse back
-  checkRefused(decodeAt0, hex(`03 05 ${ascii('[::1]')} 0050`), 'address-type'); // brackets are not a host
+  checkRefused(decodeAt0, hex(`03 05 ${ascii('[a.b]')} 0050`), 'address-type'); // brackets around a non-address
   checkRefused(decodeAt0, hex(`03 07 ${ascii('a b.com')} 0050`), 'address-type');
 });
 
@@ -255,4 +255,19 @@ test('encode then decode round-trips random targets', () => {
     const bytes = encodeSocksAddress({ host, port });
     assert.deepEqual(decodeAt0(bytes), { value: { host, port }, bytesUsed: bytes.length });
   }
+});
+
+test('a bracketed IPv6 literal sent as a domain stands for that address', () => {
+  const name = Buffer.from('[::]');
+  const bytes = Buffer.concat([Buffer.of(0x03, name.length), name, Buffer.of(0x00, 0x50)]);
+  assert.deepEqual(decodeSocksAddress(bytes, 0), {
+    value: { host: '::', port: 80 },
+    bytesUsed: bytes.length,
+  });
+  const mapped = Buffer.from('[::ffff:127.0.0.1]');
+  const b2 = Buffer.concat([Buffer.of(0x03, mapped.length), mapped, Buffer.of(0x00, 0x50)]);
+  assert.equal(decodeSocksAddress(b2, 0)?.value.host, '::ffff:127.0.0.1');
+  const junk = Buffer.from('[nothost]');
+  const b3 = Buffer.concat([Buffer.of(0x03, junk.length), junk, Buffer.of(0x00, 0x50)]);
+  assert.throws(() => decodeSocksAddress(b3, 0), /host name contains/);
 });

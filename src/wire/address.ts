@@ -186,7 +186,18 @@ export function decodeSocksAddress(buf: Uint8Array, offset: number): Decoded<Tar
       } catch {
         throw new TunnelError('address-type', 'domain name is not valid UTF-8');
       }
-      // A literal sent as a name ("1.2.3.4", "::1") is fine; a name must pass the same checks as typed text.
+      // A literal sent as a name ("1.2.3.4", "::1") is fine; so is a bracketed IPv6 literal ("[::]"),
+      // which stands for the address inside (URL spelling), so that the exit policy judges that address
+      // rather than the front-end refusing it as a malformed name. A name must pass the same checks as
+      // typed text.
+      if (
+        host.length > 2 &&
+        host.startsWith('[') &&
+        host.endsWith(']') &&
+        hostKind(host.slice(1, -1)) === 'ipv6'
+      ) {
+        host = host.slice(1, -1);
+      }
       if (hostKind(host) === 'domain') checkDomain(host);
       at = offset + 2 + len;
       break;
