@@ -1,5 +1,10 @@
 // Circuits pooled per route: many streams share one circuit; a circuit that goes down is dropped and
-// the next stream builds a new one. Concurrent requests for a route wait on the same build.
+// the next stream builds a new one. Concurrent requests for a route wait on the same build; one
+// caller giving up (its signal) does not cancel the build for the others.
+//
+// Failures are remembered with an exponential backoff (1 s doubling to 30 s, with jitter) so a group
+// can put a route that just failed behind its other members. A request for a single route always
+// tries to build (the user's request is the retry), so a relay that comes back serves at once.
 
 import { TunnelError } from '../errors.js';
 import type { Session } from '../link/session.js';
@@ -7,25 +12,48 @@ import { formatTarget } from '../wire/address.js';
 import { shortPin, type ShareString } from '../wire/share-string.js';
 import { buildCircuit, type CircuitOptions } from './circuit.js';
 
+const BACKOFF_FIRST_MS = 1_000;
+const BACKOFF_MAX_MS = 30_000;
+
+interface Failure {
+  count: number;
+  retryAt: number;
+}
+
 export class CircuitPool {
   private readonly circuits = new Map<string, Session>();
   private readonly building = new Map<string, Promise<Session>>();
+  private readonly failures = new Map<string, Failure>();
   private closed = false;
 
   constructor(private readonly opts: Omit<CircuitOptions, 'signal'>) {}
 
-  /** A usable circuit for route, built if needed. Rejects with the build's TunnelError. */
-  async get(route: readonly ShareString[]): Promise<Session> {
-    if (this.closed) throw new TunnelError('link-down', 'client is shutting down');
-    const key = route.map((h) => `${h.pin}@${formatTarget(h.target)}`).join(',');
+  /** A usable circuit for route, built if needed. Rejects with the build's TunnelError, or 'timeout' on abort. */
+  get(route: readonly ShareString[], signal?: AbortSignal): Promise<Session> {
+    if (this.closed) return Promise.reject(new TunnelError('link-down', 'client is shutting down'));
+    const key = routeKey(route);
     const current = this.circuits.get(key);
-    if (current?.usable) return current;
-    const pending = this.building.get(key);
-    if (pending) return pending;
+    if (current?.usable) return Promise.resolve(current);
+    let build = this.building.get(key);
+    if (!build) {
+      build = this.build(key, route);
+      this.building.set(key, build);
+    }
+    return signal ? raceAbort(build, signal) : build;
+  }
+
+  /** True while a route's last build failed and its backoff has not run out. */
+  recentlyFailed(route: readonly ShareString[]): boolean {
+    const f = this.failures.get(routeKey(route));
+    return f !== undefined && Date.now() < f.retryAt;
+  }
+
+  private build(key: string, route: readonly ShareString[]): Promise<Session> {
     const names = route.map((h) => shortPin(h.pin)).join(' > ');
-    const build = buildCircuit(route, this.opts).then(
+    return buildCircuit(route, this.opts).then(
       (session) => {
         this.building.delete(key);
+        this.failures.delete(key);
         if (this.closed) {
           session.destroy();
           throw new TunnelError('link-down', 'client is shutting down');
@@ -40,12 +68,13 @@ export class CircuitPool {
       },
       (err: unknown) => {
         this.building.delete(key);
+        const count = (this.failures.get(key)?.count ?? 0) + 1;
+        const backoff = Math.min(BACKOFF_FIRST_MS * 2 ** (count - 1), BACKOFF_MAX_MS);
+        this.failures.set(key, { count, retryAt: Date.now() + backoff * (0.75 + Math.random() / 2) });
         this.opts.log.warn(`link to ${names} failed: ${err instanceof Error ? err.message : String(err)}`);
         throw err;
       },
     );
-    this.building.set(key, build);
-    return build;
   }
 
   /** GO_AWAY on every circuit; streams get graceMs to finish, then are reset. Never rejects. */
@@ -55,4 +84,26 @@ export class CircuitPool {
     this.circuits.clear();
     await Promise.all(all.map((s) => s.shutdown(graceMs)));
   }
+}
+
+function routeKey(route: readonly ShareString[]): string {
+  return route.map((h) => `${h.pin}@${formatTarget(h.target)}`).join(',');
+}
+
+function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => reject(new TunnelError('timeout', 'gave up waiting for the circuit'));
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
 }

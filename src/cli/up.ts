@@ -44,7 +44,14 @@ export async function up(args: string[]): Promise<number> {
     client = await startClient({
       identity: clientId,
       listen,
-      via: [parseShareString(relay.shareString)],
+      routing: {
+        rules: [],
+        default: {
+          kind: 'route',
+          route: { name: 'quickstart', relays: [parseShareString(relay.shareString)] },
+        },
+      },
+      forwards: [],
       limits: DEFAULT_LIMITS,
       log,
     });

@@ -1,44 +1,47 @@
-// The client: the mixed SOCKS5/SOCKS4a/HTTP port, dialing every target through the configured route.
-// Hostnames are never resolved here: the target travels to the exit exactly as the application gave it.
+// The client: the mixed SOCKS5/SOCKS4a/HTTP port and the static forwards, every connection dialed by
+// the routing rules (direct, a route, a group, or block). Hostnames that go through relays are never
+// resolved here: the target travels to the exit exactly as the application gave it.
 
-import type { Duplex } from 'node:stream';
 import { CircuitPool } from '../circuit/pool.js';
-import { whenConnected } from '../link/stream.js';
 import { formatTarget, type Target } from '../wire/address.js';
-import type { Dialer } from '../proxy/dialer.js';
+import { startForward, type ForwardHandle } from './forward.js';
 import { startMixedPort } from './mixed-port.js';
 import type { ClientOptions } from './options.js';
+import { Router } from './router.js';
 
 export interface ClientHandle {
   /** The mixed port's address actually listened on. */
   readonly address: Target;
-  readonly dialer: Dialer;
+  /** Each forward's listen address, in the order given. */
+  readonly forwards: readonly Target[];
+  readonly router: Router;
   close(): Promise<void>;
 }
 
-/** Starts the mixed port. Rejects if it cannot be bound; links are built on first use. */
+/** Starts the mixed port and the forwards. Rejects if one cannot be bound; links are built on first use. */
 export async function startClient(opts: ClientOptions): Promise<ClientHandle> {
   const pool = new CircuitPool({ identity: opts.identity, limits: opts.limits, log: opts.log });
-  const dialer: Dialer = {
-    async dial(target: Target, o?: { signal?: AbortSignal }): Promise<Duplex> {
-      const session = await pool.get(opts.via);
-      const stream = session.open(target);
-      await whenConnected(stream, opts.limits.openTimeoutMs, o?.signal);
-      return stream;
-    },
-  };
+  const router = new Router({ routing: opts.routing, pool, limits: opts.limits, log: opts.log });
   const port = await startMixedPort(opts.listen, {
-    dialer,
+    dialer: router,
     limits: opts.limits,
     log: opts.log,
     socksUsers: opts.socksUsers,
   });
+  const forwards: ForwardHandle[] = [];
+  try {
+    for (const f of opts.forwards) forwards.push(await startForward(f, router, opts.log));
+  } catch (err) {
+    await Promise.all([port.close(), ...forwards.map((f) => f.close())]);
+    throw err;
+  }
   opts.log.info(`client listening on ${formatTarget(port.address)}`);
   return {
     address: port.address,
-    dialer,
+    forwards: forwards.map((f) => f.address),
+    router,
     async close() {
-      await port.close();
+      await Promise.all([port.close(), ...forwards.map((f) => f.close())]);
       await pool.close(opts.limits.shutdownGraceMs);
     },
   };

@@ -350,7 +350,7 @@ test('clientOptionsFrom loads the key the settings name', async () => {
     const opts = await clientOptionsFrom(await loadClientSettings(flagInputs({}), join(dir, 'client.toml')));
     assert.equal(opts.identity.pin, pin);
     assert.equal(opts.socksUsers?.get('a'), 'b');
-    assert.equal(opts.via.length, 1);
+    assert.equal(opts.routing.default.kind === 'route' && opts.routing.default.route.relays.length, 1);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -135,7 +135,8 @@ export async function clientOptionsFrom(
   return {
     identity,
     listen: s.listen,
-    via: s.via,
+    routing: { rules: [], default: { kind: 'route', route: { name: 'via', relays: s.via } } },
+    forwards: [],
     ...(s.socksUsers === undefined ? {} : { socksUsers: s.socksUsers }),
     limits: s.limits,
     log,

@@ -1,0 +1,75 @@
+// Static port forwards (ssh -L): every connection to a local port goes to one fixed target, by the
+// forward's own path (a route, a group, or direct). Half-close and resets cross as on the mixed port.
+
+import * as net from 'node:net';
+import { ERROR_TABLE, TunnelError, toTunnelError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { resetSocket, splice } from '../link/splice.js';
+import { formatTarget, type Target } from '../wire/address.js';
+import type { Forward } from './options.js';
+import type { Router } from './router.js';
+import { describeAction } from './rules.js';
+
+export interface ForwardHandle {
+  readonly address: Target;
+  close(): Promise<void>;
+}
+
+/**
+ * Listens on forward.listen. Rejects with TunnelError('config') if it cannot listen. A connection
+ * whose dial fails is reset (a TCP client has no other way to learn it failed); the port goes on.
+ */
+export async function startForward(forward: Forward, router: Router, log: Logger): Promise<ForwardHandle> {
+  const open = new Set<net.Socket>();
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    open.add(socket);
+    socket.setNoDelay(true);
+    socket.on('error', (err) => log.debug(`forward ${formatTarget(forward.to)}: app: ${err.message}`));
+    socket.once('close', () => open.delete(socket));
+    // Bytes the app sends before the tunnel is up wait in the socket (paused) until splice pipes them.
+    socket.pause();
+    const abort = new AbortController();
+    socket.once('close', () => abort.abort());
+    router.dialVia(forward.action, forward.to, abort.signal).then(
+      (stream) => {
+        if (socket.destroyed) {
+          stream.destroy();
+          return;
+        }
+        splice(socket, stream);
+      },
+      (err: unknown) => {
+        const e = toTunnelError(err);
+        log.info(
+          `forward to ${formatTarget(forward.to)}: ${e.code} (${e.message}); socks-equivalent 0x${ERROR_TABLE[e.code].socks5.toString(16)}`,
+        );
+        resetSocket(socket);
+      },
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: forward.listen.host, port: forward.listen.port, backlog: 4096 }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  }).catch((err: unknown) => {
+    throw new TunnelError('config', `forward: cannot listen on ${formatTarget(forward.listen)}`, {
+      cause: err,
+    });
+  });
+  server.on('error', (err) => log.warn(`forward ${formatTarget(forward.listen)}: ${err.message}`));
+  const bound = server.address() as net.AddressInfo;
+  const address = { host: bound.address, port: bound.port };
+  log.info(
+    `forward ${formatTarget(address)} -> ${formatTarget(forward.to)} via ${describeAction(forward.action)}`,
+  );
+  return {
+    address,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of open) s.destroy();
+      }),
+  };
+}

@@ -1,0 +1,136 @@
+// Routing rules: which path a target takes. Pure: no I/O, and never a DNS lookup. A CIDR rule matches
+// only targets the application gave as an IP literal; a name is matched as text (the client does not
+// resolve names that go through relays, so it cannot know their addresses).
+
+import { TunnelError } from '../errors.js';
+import type { Target } from '../wire/address.js';
+import { inCidr, parseIp, unmapIp, type IpAddress } from '../wire/ip.js';
+import { shortPin, type ShareString } from '../wire/share-string.js';
+
+/** A named, ordered list of relays (a one-relay route is just a relay). */
+export interface Route {
+  readonly name: string;
+  readonly relays: readonly ShareString[];
+}
+
+export type Action =
+  | { readonly kind: 'direct' } // the client connects itself (and resolves names locally)
+  | { readonly kind: 'block' } // refused: SOCKS 0x02 / HTTP 403
+  | { readonly kind: 'route'; readonly route: Route }
+  | { readonly kind: 'group'; readonly name: string; readonly members: readonly Route[] }; // first that builds serves
+
+/**
+ * `*.example.org` (glob: `*` matches one or more characters, dots included), `.example.org` (that name
+ * and every name under it), or an exact name. Case-insensitive; a trailing dot on the target is ignored.
+ */
+export interface HostPattern {
+  readonly kind: 'exact' | 'suffix' | 'glob';
+  readonly text: string;
+}
+
+export interface Rule {
+  /** Where it came from and what it says, for `ett explain` and logs, e.g. `rules[2] host=*.example.org port=443`. */
+  readonly text: string;
+  /** Each present criterion must match; within a criterion, any entry may match. */
+  readonly hosts?: readonly HostPattern[];
+  readonly cidrs?: readonly { readonly net: IpAddress; readonly prefix: number }[];
+  readonly ports?: readonly { readonly low: number; readonly high: number }[];
+  readonly action: Action;
+}
+
+export interface RoutingTable {
+  readonly rules: readonly Rule[];
+  readonly default: Action;
+}
+
+export interface Decision {
+  /** The rule that matched, or null when the default applied. */
+  readonly rule: Rule | null;
+  readonly action: Action;
+}
+
+// Letters, digits, '-', '_' and '.', plus '*' in globs: what a host name (or a dotted IPv4) holds.
+const PATTERN_CHARS = /^[a-z0-9._*-]+$/;
+
+/** Parses a host pattern (see HostPattern). Throws TunnelError('config', reason). */
+export function parseHostPattern(text: string): HostPattern {
+  const t = text.trim().toLowerCase().replace(/\.$/, '');
+  if (t === '' || t === '.') throw new TunnelError('config', 'empty host pattern');
+  if (!PATTERN_CHARS.test(t)) {
+    throw new TunnelError(
+      'config',
+      `host pattern "${text}" may hold only letters, digits, '.', '-', '_' and '*'`,
+    );
+  }
+  if (t.startsWith('.')) {
+    if (t.includes('*')) throw new TunnelError('config', `host pattern "${text}": '.suffix' takes no '*'`);
+    return { kind: 'suffix', text: t.slice(1) };
+  }
+  if (t.includes('..')) throw new TunnelError('config', `host pattern "${text}" has an empty label`);
+  return { kind: t.includes('*') ? 'glob' : 'exact', text: t };
+}
+
+const globCache = new Map<string, RegExp>();
+function globRegExp(glob: string): RegExp {
+  let re = globCache.get(glob);
+  if (!re) {
+    const body = glob
+      .split('*')
+      .map((part) => part.replace(/\./g, '\\.'))
+      .join('.+');
+    re = new RegExp(`^${body}$`);
+    globCache.set(glob, re);
+  }
+  return re;
+}
+
+function hostMatches(p: HostPattern, host: string): boolean {
+  switch (p.kind) {
+    case 'exact':
+      return host === p.text;
+    case 'suffix':
+      return host === p.text || host.endsWith(`.${p.text}`);
+    case 'glob':
+      return globRegExp(p.text).test(host);
+  }
+}
+
+/** True if every criterion the rule has matches target. Never throws. */
+export function ruleMatches(rule: Rule, target: Target): boolean {
+  if (rule.ports && !rule.ports.some((r) => target.port >= r.low && target.port <= r.high)) return false;
+  if (rule.hosts) {
+    const host = target.host.toLowerCase().replace(/\.$/, '');
+    if (!rule.hosts.some((p) => hostMatches(p, host))) return false;
+  }
+  if (rule.cidrs) {
+    // Only an IP the application gave can match: names are not resolved here.
+    const parsed = parseIp(target.host);
+    if (parsed === null) return false;
+    const ip = unmapIp(parsed);
+    if (!rule.cidrs.some((c) => inCidr(ip, c.net, c.prefix))) return false;
+  }
+  return true;
+}
+
+/** First matching rule wins; else the default. Never throws. */
+export function decide(table: RoutingTable, target: Target): Decision {
+  for (const rule of table.rules) if (ruleMatches(rule, target)) return { rule, action: rule.action };
+  return { rule: null, action: table.default };
+}
+
+function describeRoute(r: Route): string {
+  return `route ${r.name}: ${r.relays.map((h) => shortPin(h.pin)).join(' > ')}`;
+}
+
+/** One line for humans: `direct`, `block`, `route home: Z4UhHI1f > pnPpocwv`, `group safe: [route a: …] then [route b: …]`. Never throws. */
+export function describeAction(action: Action): string {
+  switch (action.kind) {
+    case 'direct':
+    case 'block':
+      return action.kind;
+    case 'route':
+      return describeRoute(action.route);
+    case 'group':
+      return `group ${action.name}: ${action.members.map((m) => `[${describeRoute(m)}]`).join(' then ')}`;
+  }
+}
