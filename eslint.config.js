@@ -1,4 +1,5 @@
 import js from '@eslint/js';
+import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
@@ -14,8 +15,6 @@ export default tseslint.config(
   },
   {
     files: ['**/*.js', '**/*.mjs', 'bin/ett'],
-    languageOptions: {
-      globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly' },
-    },
+    languageOptions: { globals: globals.node },
   },
 );

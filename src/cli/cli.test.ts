@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { pinOfCertificate } from '../identity/pin.js';
+import { formatShareString } from '../wire/share-string.js';
 
 /** The repo root: the nearest ancestor of this file holding bin/ett (dist/src/cli → repo), else the cwd. */
 function repoRoot(): string {
@@ -77,12 +78,15 @@ test("cert prints a PEM certificate whose key's pin is the key file's", () => {
 test('a key file readable by group or others is refused (exit 2) by every command that loads it', () => {
   ett('keygen', 'open.key');
   chmodSync(join(work, 'open.key'), 0o644);
+  writeFileSync(join(work, 'open.toml'), 'key = "open.key"\ndefault = "direct"\n');
   const expected =
     'ett: open.key: key file is readable by group or others (mode 0644); run: chmod 600 open.key\n';
   for (const args of [
     ['pin', 'open.key'],
     ['cert', 'open.key'],
     ['relay', '--key', 'open.key', '--listen', '127.0.0.1:0', '--allow-any'],
+    ['client', '--key', 'open.key', '--listen', '127.0.0.1:0', '--default', 'direct'],
+    ['check-config', 'open.toml'],
   ]) {
     const r = ett(...args);
     assert.equal(r.status, 2, args.join(' '));
@@ -143,6 +147,204 @@ test('client: missing --via exits 2 naming the flag', () => {
   assert.match(r.stderr, /^ett: missing --via/);
 });
 
+// Three relays with fixed pins (short pins AQEBAQEB, AgICAgIC, AwMDAwMD): only their text matters here.
+const share = (byte: number, host: string): string =>
+  formatShareString({ pin: Buffer.alloc(32, byte).toString('base64'), target: { host, port: 7000 } });
+const CLIENT_TOML = `key = "cc.key"
+default = "chain"
+
+[relays]
+a = "${share(1, '10.0.1.1')}"
+b = "${share(2, 'relay-b.example.net')}"
+c = "${share(3, '2001:db8::c')}"
+
+[routes]
+chain = ["a", "b", "c"]
+short = "a, b"
+
+[groups]
+safe = ["chain", "b"]
+
+[[rules]]
+host = [".lan", "localhost"]
+action = "direct"
+
+[[rules]]
+host = "ads.example.org"
+action = "block"
+
+[[rules]]
+host = "*.example.org"
+port = "80-443"
+action = "short"
+
+[[rules]]
+cidr = ["10.0.0.0/8", "[fd00::]/8"]
+action = "safe"
+
+[[forwards]]
+listen = "127.0.0.1:2222"
+to = "git.internal:22"
+
+[socks_users]
+alice = "correct horse battery staple"
+`;
+
+test('check-config prints the effective client configuration, password redacted, and exits 0', () => {
+  const pin = ett('keygen', 'cc.key').stdout.trim();
+  writeFileSync(join(work, 'cc.toml'), CLIENT_TOML);
+  const r = ett('check-config', 'cc.toml');
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stderr, '');
+  assert.ok(!r.stdout.includes('correct horse'));
+  for (const line of [
+    '# ett client: the effective configuration (defaults filled in, secrets redacted)',
+    `key = "cc.key"  # pin ${pin}`,
+    'listen = "127.0.0.1:1080"',
+    'default = "chain"  # route chain: AQEBAQEB > AgICAgIC > AwMDAwMD',
+    'chain = ["a", "b", "c"]  # route chain: AQEBAQEB > AgICAgIC > AwMDAwMD',
+    'short = ["a", "b"]  # route short: AQEBAQEB > AgICAgIC',
+    'safe = ["chain", "b"]',
+    '[[rules]]  # rules[2] host=*.example.org port=80-443',
+    'cidr = ["10.0.0.0/8", "fd00::/8"]',
+    'via = "chain"  # route chain: AQEBAQEB > AgICAgIC > AwMDAwMD',
+    'alice = "<redacted>"',
+    'path_length_max = 8',
+  ]) {
+    assert.ok(r.stdout.split('\n').includes(line), `missing line: ${line}\n${r.stdout}`);
+  }
+});
+
+test('check-config on a bad file exits 2 naming the file, the key path and the reason', () => {
+  const cases: [string, string][] = [
+    [
+      CLIENT_TOML.replace('action = "short"', 'action = "shrot"'),
+      'ett: bad.toml: rules[2].action: unknown name "shrot": must be direct, block, or the name of a ' +
+        'relay, route or group (known: a, b, c, chain, short, safe)\n',
+    ],
+    [
+      CLIENT_TOML.replace('chain = ["a", "b", "c"]', 'chain = ["a", "b", "d"]'),
+      'ett: bad.toml: routes.chain[2]: unknown relay "d" (known: a, b, c)\n',
+    ],
+    [
+      CLIENT_TOML.replace('safe = ["chain", "b"]', 'safe = ["chain", "b"]\nouter = ["safe"]'),
+      'ett: bad.toml: groups.outer[0]: "safe" is a group; a group cannot hold a group\n',
+    ],
+    [
+      CLIENT_TOML.replace('to = "git.internal:22"', 'to = "git.internal"'),
+      'ett: bad.toml: forwards[0].to: "git.internal": missing \':port\'\n',
+    ],
+    [
+      CLIENT_TOML.replace('"[fd00::]/8"', '"[fd00::1]/8"'),
+      'ett: bad.toml: rules[3].cidr[1]: "[fd00::1]/8" has bits set beyond the prefix (did you mean fd00::/8?)\n',
+    ],
+  ];
+  for (const [toml, expected] of cases) {
+    writeFileSync(join(work, 'bad.toml'), toml);
+    const r = ett('check-config', 'bad.toml');
+    assert.equal(r.status, 2);
+    assert.equal(r.stdout, '');
+    assert.equal(r.stderr, expected);
+  }
+  const missingFile = ett('check-config', 'nope.toml');
+  assert.equal(missingFile.status, 2);
+  assert.equal(missingFile.stderr, 'ett: nope.toml: cannot read config file: no such file\n');
+});
+
+test('check-config infers a relay file from its keys; --role forces the role', () => {
+  ett('keygen', 'cr.key');
+  writeFileSync(
+    join(work, 'cr.toml'),
+    'key = "cr.key"\nlisten = "0.0.0.0:7000"\nallow_any = true\nexit = ["accept 10.0.0.0/8:22", "reject *:*"]\n',
+  );
+  const r = ett('check-config', 'cr.toml');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^# ett relay: the effective configuration/);
+  assert.match(
+    r.stdout,
+    /^exit = \[\n {2}"accept 10\.0\.0\.0\/8:22",\n {2}"reject \*:\*",\n\] {2}# then the defaults$/m,
+  );
+  const forced = ett('check-config', 'cr.toml', '--role', 'client');
+  assert.equal(forced.status, 2);
+  assert.match(forced.stderr, /^ett: cr\.toml: (listen|allow_any|exit): unknown key for client/);
+  const badRole = ett('check-config', 'cr.toml', '--role', 'exit');
+  assert.equal(badRole.status, 2);
+  assert.equal(badRole.stderr, 'ett: --role: "exit": must be relay or client\n');
+});
+
+test('explain prints the matching rule and the path, without reading the key file', () => {
+  writeFileSync(join(work, 'ex.toml'), CLIENT_TOML.replace('key = "cc.key"', 'key = "absent.key"'));
+  const cases: [string, string, string][] = [
+    [
+      'www.example.org:443',
+      'rules[2] host=*.example.org port=80-443 → route short: AQEBAQEB > AgICAgIC\n',
+      '',
+    ],
+    [
+      'www.example.org:8443',
+      'default → route chain: AQEBAQEB > AgICAgIC > AwMDAwMD\n',
+      'note: rules[3] matches',
+    ],
+    ['ads.example.org:443', 'rules[1] host=ads.example.org → block\n', ''],
+    ['printer.lan:631', 'rules[0] host=.lan,localhost → direct\n', 'note: direct: this machine resolves'],
+    [
+      '10.1.2.3:22',
+      'rules[3] cidr=10.0.0.0/8,fd00::/8 → group safe: [route chain: AQEBAQEB > AgICAgIC > AwMDAwMD] ' +
+        'then [route b: AgICAgIC]\n',
+      '',
+    ],
+    ['[fd00::5]:80', 'rules[3] cidr=10.0.0.0/8,fd00::/8 → group safe: ', ''],
+    ['[::ffff:10.0.0.1]:80', 'rules[3] cidr=10.0.0.0/8,fd00::/8 → group safe: ', ''],
+    ['ten.internal:22', 'default → route chain: ', 'note: rules[3] matches IP addresses only'],
+  ];
+  for (const [target, out, err] of cases) {
+    const r = ett('explain', target, '--config', 'ex.toml');
+    assert.equal(r.status, 0, `${target}: ${r.stderr}`);
+    assert.ok(r.stdout.startsWith(out), `${target}: ${r.stdout}`);
+    if (err === '') assert.equal(r.stderr, '', target);
+    else assert.ok(r.stderr.startsWith(err), `${target}: ${r.stderr}`);
+  }
+  const via = ett('explain', 'www.example.org:8443', '--config', 'ex.toml', '--via', 'b,a');
+  assert.equal(via.stdout, 'default → route via: AgICAgIC > AQEBAQEB\n');
+  const noConfig = ett('explain', 'example.com:443', '--via', share(3, 'h'));
+  assert.equal(noConfig.status, 0, noConfig.stderr);
+  assert.equal(noConfig.stdout, 'default → route via: AwMDAwMD\n');
+  const badTarget = ett('explain', 'example.com', '--default', 'direct');
+  assert.equal(badTarget.status, 2);
+  assert.equal(badTarget.stderr, 'ett: explain: "example.com": missing \':port\'\n');
+  const nothing = ett('explain', 'example.com:443');
+  assert.equal(nothing.status, 2);
+  assert.match(nothing.stderr, /^ett: missing --via SHARE\[,SHARE\.\.\.\] or --default ACTION/);
+});
+
+test('client: --forward errors exit 2 naming the flag, before anything listens', () => {
+  ett('keygen', 'fw.key');
+  const base = ['client', '--key', 'fw.key', '--listen', '127.0.0.1:0', '--default', 'direct'];
+  const cases: [string[], string][] = [
+    [
+      ['--forward', '2222:git.internal'],
+      'ett: --forward: "2222:git.internal": expected [BIND:]LPORT:HOST:PORT (IPv6 in brackets)\n',
+    ],
+    [
+      ['--forward', '0:h:22', '--forward', '::1:2222:h:22'],
+      'ett: --forward #2: "::1:2222:h:22": expected [BIND:]LPORT:HOST:PORT (IPv6 in brackets)\n',
+    ],
+    [['--forward', '70000:h:22'], 'ett: --forward: "70000:h:22": listen side: port must be 0..65535\n'],
+    [['--forward', '2222:h:0'], 'ett: --forward: "2222:h:0": target: port 0 is outside 1..65535\n'],
+    [
+      ['--forward', '2222:h:22', '--forward', '2222:i:22'],
+      'ett: --forward #2: 127.0.0.1:2222 is also --forward #1\n',
+    ],
+    [['--forward'], "ett: client: Option '--forward <value>' argument missing (see: ett client --help)\n"],
+  ];
+  for (const [extra, expected] of cases) {
+    const r = ett(...base, ...extra);
+    assert.equal(r.status, 2, extra.join(' '));
+    assert.equal(r.stdout, '');
+    assert.equal(r.stderr, expected);
+  }
+});
+
 test('help: ett help, --help and per-command --help print usage and exit 0; no command exits 2', () => {
   for (const args of [['help'], ['--help'], ['-h']]) {
     const r = ett(...args);
@@ -150,7 +352,7 @@ test('help: ett help, --help and per-command --help print usage and exit 0; no c
     assert.match(r.stdout, /^ett — encrypted TCP tunneler/);
     assert.match(r.stdout, /ett relay --key FILE --listen HOST:PORT/);
   }
-  for (const command of ['up', 'keygen', 'pin', 'cert', 'relay', 'client']) {
+  for (const command of ['up', 'keygen', 'pin', 'cert', 'relay', 'client', 'check-config', 'explain']) {
     for (const args of [
       [command, '--help'],
       ['help', command],

@@ -1,7 +1,9 @@
-// `ett client`: the local mixed SOCKS5/SOCKS4a/HTTP proxy port, reaching destinations through relays.
+// `ett client`: the local mixed SOCKS5/SOCKS4a/HTTP proxy port, reaching destinations by the routing
+// rules (through relays, directly, or not at all), plus ssh -L style port forwards.
 
-import { clientOptionsFrom, flagInputs, loadClientSettings } from '../config/load.js';
+import { describeAction } from '../client/rules.js';
 import { startClient } from '../client/client.js';
+import { clientOptionsFrom, flagInputs, loadClientSettings } from '../config/load.js';
 import { formatTarget } from '../wire/address.js';
 import { shortPin } from '../wire/share-string.js';
 import { parseFlags, say, waitForShutdown } from './common.js';
@@ -10,23 +12,34 @@ const OPTIONS = {
   key: { type: 'string' },
   listen: { type: 'string' },
   via: { type: 'string', multiple: true },
+  default: { type: 'string' },
+  forward: { type: 'string', multiple: true },
   config: { type: 'string' },
   'log-level': { type: 'string' },
 } as const;
 
 /**
  * Runs the client until a signal, then closes it and returns 0.
- * Rejects with TunnelError('config') (exit 2) for bad flags, config or key; with startClient's error
- * if the port cannot be opened.
+ * Rejects with TunnelError('config') (exit 2) for bad flags, config or key, or a forward port that
+ * cannot be opened; with startClient's error if the proxy port cannot be opened.
  */
 export async function client(args: string[]): Promise<number> {
   const { values } = parseFlags('client', args, OPTIONS);
   const settings = await loadClientSettings(flagInputs(values), values.config as string | undefined);
   const opts = await clientOptionsFrom(settings);
   const handle = await startClient(opts);
-  const route = settings.via.map((s) => `${shortPin(s.pin)}@${formatTarget(s.target)}`).join(' -> ');
-  opts.log.info(`client ${shortPin(opts.identity.pin)} via ${route}`);
+  const { rules, forwards } = settings.routing;
+  opts.log.info(
+    `client ${shortPin(opts.identity.pin)}: ${rules.length} rule(s), default ${describeAction(opts.routing.default)}`,
+  );
   say(`ett client listening on ${formatTarget(handle.address)} (SOCKS5, SOCKS4a, HTTP proxy)`);
+  // One line per forward with the port actually bound (an LPORT of 0 picks one).
+  handle.forwards.forEach((bound, i) => {
+    const f = forwards[i]!;
+    say(
+      `ett client forwarding ${formatTarget(bound)} -> ${formatTarget(f.to)} via ${describeAction(f.action)}`,
+    );
+  });
   const signal = await waitForShutdown();
   opts.log.info(`${signal}: closing`);
   await handle.close();

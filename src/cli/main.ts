@@ -4,7 +4,17 @@
 
 import { isTunnelError } from '../errors.js';
 import { wantsHelp } from './common.js';
-import { CERT_USAGE, CLIENT_USAGE, KEYGEN_USAGE, PIN_USAGE, RELAY_USAGE, UP_USAGE, USAGE } from './usage.js';
+import {
+  CERT_USAGE,
+  CHECK_CONFIG_USAGE,
+  CLIENT_USAGE,
+  EXPLAIN_USAGE,
+  KEYGEN_USAGE,
+  PIN_USAGE,
+  RELAY_USAGE,
+  UP_USAGE,
+  USAGE,
+} from './usage.js';
 
 interface Command {
   /** Loaded on use: `ett keygen` should not pay for (or be broken by) the relay's and client's code. */
@@ -19,6 +29,11 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   cert: { load: async () => (await import('./cert.js')).cert, usage: CERT_USAGE },
   relay: { load: async () => (await import('./relay.js')).relay, usage: RELAY_USAGE },
   client: { load: async () => (await import('./client.js')).client, usage: CLIENT_USAGE },
+  'check-config': {
+    load: async () => (await import('./check-config.js')).checkConfig,
+    usage: CHECK_CONFIG_USAGE,
+  },
+  explain: { load: async () => (await import('./explain.js')).explain, usage: EXPLAIN_USAGE },
 };
 
 /**

@@ -11,8 +11,12 @@ Usage:
   ett cert FILE                           print a self-signed certificate (PEM) for a key file
   ett relay --key FILE --listen HOST:PORT [--advertise HOST] [--allow PIN]... [--allow-any]
             [--exit RULE]... [--config FILE] [--log-level LEVEL]
-  ett client --key FILE --via SHARE[,SHARE...] [--listen HOST:PORT] [--config FILE]
-             [--log-level LEVEL]
+  ett client --key FILE --via SHARE[,SHARE...] [--listen HOST:PORT] [--forward [BIND:]LPORT:HOST:PORT]...
+             [--default ACTION] [--config FILE] [--log-level LEVEL]
+  ett check-config FILE [--role relay|client]
+                                          validate a config file, print the effective settings
+  ett explain HOST:PORT [--config FILE] [--via SHARE[,SHARE...]] [--default ACTION]
+                                          which rule a target matches and the path it would take
   ett help [COMMAND]                      this text, or a command's
 
 Run 'ett COMMAND --help' for a command's flags. Exit status: 0 ok, 2 usage or configuration error,
@@ -53,19 +57,46 @@ http:// requests) over TLS 1.3, and prints its share string (ett://PIN@HOST:PORT
                       exit, log_level, [limits]); flags given override its values
   --log-level LEVEL   debug, info (default), warn, error or silent`;
 
-export const CLIENT_USAGE = `Usage: ett client --key FILE --via SHARE[,SHARE...] [--listen HOST:PORT] [--config FILE]
+export const CLIENT_USAGE = `Usage: ett client --key FILE --via SHARE[,SHARE...] [--listen HOST:PORT]
+                  [--forward [BIND:]LPORT:HOST:PORT]... [--default ACTION] [--config FILE]
                   [--log-level LEVEL]
 
 Listens on one local port that speaks SOCKS5, SOCKS4/4a and HTTP proxy (CONNECT and plain http://),
-and carries every connection through the relays given, over pinned TLS 1.3. Hostnames are resolved
-by the exit relay, never here.
+and carries each connection by the routing rules: through a route of relays (each hop its own pinned
+TLS 1.3 layer), directly, or not at all. Names that go through relays are resolved by the exit relay,
+never here; a \`direct\` connection is made (and its name resolved) by this machine.
 
-  --key FILE          this client's private key (ett keygen FILE); the relay must --allow its pin
-  --via SHARE         the relay's share string, ett://PIN@HOST:PORT, as the relay printed it
+  --key FILE          this client's private key (ett keygen FILE); every relay must --allow its pin
+  --via SHARE[,...]   the default route: relays' share strings (ett://PIN@HOST:PORT) or names from
+                      the config's [relays], first hop first, at most 8; repeat or comma-separate
+  --default ACTION    the default path instead: direct, block, or a relay, route or group name
+  --forward SPEC      [BIND:]LPORT:HOST:PORT, as ssh -L: connections to BIND:LPORT (BIND defaults to
+                      127.0.0.1; IPv6 in brackets; LPORT 0 picks one) go to HOST:PORT by the default
+                      path; repeat for more (replaces the config's [[forwards]])
   --listen HOST:PORT  the local proxy port (default 127.0.0.1:1080)
-  --config FILE       TOML file with the same settings (key, listen, via, log_level, [limits],
-                      [socks_users]); flags given override its values
+  --config FILE       TOML file: key, listen, via or default, [relays], [routes], [groups],
+                      [[rules]], [[forwards]], log_level, [limits], [socks_users] (see README);
+                      flags given override its values
   --log-level LEVEL   debug, info (default), warn, error or silent`;
+
+export const CHECK_CONFIG_USAGE = `Usage: ett check-config FILE [--role relay|client]
+
+Validates FILE as \`ett relay --config FILE\` or \`ett client --config FILE\` would at start, the key
+file included, and prints the effective configuration as TOML (defaults filled in, names resolved,
+SOCKS passwords shown as "<redacted>"). Exit status 0 if valid, 2 with the file, key and reason if not.
+
+  --role ROLE         relay or client; by default a file with allow, allow_any, exit or advertise is
+                      a relay's, any other a client's`;
+
+export const EXPLAIN_USAGE = `Usage: ett explain HOST:PORT [--config FILE] [--via SHARE[,SHARE...]] [--default ACTION]
+
+Prints which rule of the client configuration HOST:PORT matches (or "default") and the path it would
+take, e.g.  rules[2] host=*.example.org → route chain: Z4UhHI1f > pnPpocwv > 9sdfJk2L
+Connects to nothing, resolves nothing and does not read the key file. CIDR rules match only targets
+given as IP addresses: a name is never resolved on the client.
+
+  --config FILE       the client's TOML file
+  --via, --default    as for ett client; they override the file's`;
 
 export const UP_USAGE = `Usage: ett up [--listen HOST:PORT] [--log-level LEVEL]
 

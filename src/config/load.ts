@@ -11,14 +11,16 @@ import { TunnelError } from '../errors.js';
 import { loadIdentity } from '../identity/identity.js';
 import { createLogger, type Logger } from '../log.js';
 import type { RelayOptions } from '../relay/options.js';
+import type { Given, Inputs } from './inputs.js';
 import {
+  KEYS,
   mergeInputs,
   validateClient,
+  validateClientExceptKey,
   validateRelay,
   type ClientSettings,
-  type Given,
-  type Inputs,
   type RelaySettings,
+  type Role,
 } from './schema.js';
 
 /**
@@ -63,6 +65,9 @@ export async function readConfigFile(file: string): Promise<Inputs> {
   return parseConfigText(text, file);
 }
 
+// Flags whose config-file key is not their snake_case name: `--forward` (one) fills `forwards`.
+const FLAG_KEYS: Readonly<Record<string, string>> = { forward: 'forwards' };
+
 /**
  * Command-line values (as node:util parseArgs returns them, flag names in kebab-case) as Inputs in
  * config-file names. Flags left out are absent, so the file's value (or the default) stands. `skip`
@@ -70,14 +75,24 @@ export async function readConfigFile(file: string): Promise<Inputs> {
  */
 export function flagInputs(
   values: Record<string, unknown>,
-  skip: readonly string[] = ['config', 'help'],
+  skip: readonly string[] = ['config', 'help', 'role'],
 ): Inputs {
   const inputs = new Map<string, Given>();
   for (const [flag, value] of Object.entries(values)) {
     if (value === undefined || skip.includes(flag)) continue;
-    inputs.set(flag.replace(/-/g, '_'), { value, origin: { kind: 'flag' } });
+    const renamed = Object.hasOwn(FLAG_KEYS, flag) ? FLAG_KEYS[flag] : undefined;
+    if (renamed === undefined) inputs.set(flag.replace(/-/g, '_'), { value, origin: { kind: 'flag' } });
+    else inputs.set(renamed, { value, origin: { kind: 'flag', flag } });
   }
   return inputs;
+}
+
+// Keys only a relay takes; a file holding one is a relay's. Every other file is read as a client's.
+const RELAY_ONLY = KEYS.relay.filter((k) => !KEYS.client.includes(k));
+
+/** The role a config file is for, by its keys (see RELAY_ONLY). Never throws. */
+export function inferRole(inputs: Inputs): Exclude<Role, 'up'> {
+  return [...inputs.keys()].some((k) => RELAY_ONLY.includes(k)) ? 'relay' : 'client';
 }
 
 /** Flags merged over the config file (if any). Rejects as readConfigFile does. */
@@ -100,6 +115,17 @@ export async function loadRelaySettings(flags: Inputs, configFile?: string): Pro
  */
 export async function loadClientSettings(flags: Inputs, configFile?: string): Promise<ClientSettings> {
   return validateClient(await gather(flags, configFile));
+}
+
+/**
+ * Client settings for a dry run (`ett explain`): as loadClientSettings, but no key is needed.
+ * Rejects with TunnelError('config') naming the file/flag, key and reason.
+ */
+export async function loadClientRouting(
+  flags: Inputs,
+  configFile?: string,
+): Promise<Omit<ClientSettings, 'keyPath'>> {
+  return validateClientExceptKey(await gather(flags, configFile));
 }
 
 /**
@@ -135,8 +161,8 @@ export async function clientOptionsFrom(
   return {
     identity,
     listen: s.listen,
-    routing: { rules: [], default: { kind: 'route', route: { name: 'via', relays: s.via } } },
-    forwards: [],
+    routing: { rules: s.routing.rules, default: s.routing.default },
+    forwards: s.routing.forwards,
     ...(s.socksUsers === undefined ? {} : { socksUsers: s.socksUsers }),
     limits: s.limits,
     log,

@@ -13,25 +13,42 @@ import { DEFAULT_LIMITS, LIMIT_NAMES, type Limits } from '../limits.js';
 import type { LogLevel } from '../log.js';
 import { parseExitRule, type ExitRule } from '../relay/exit-policy.js';
 import type { Target } from '../wire/address.js';
-import { normalizePin, parseShareString, type ShareString } from '../wire/share-string.js';
+import { normalizePin } from '../wire/share-string.js';
+import {
+  bad,
+  isTable,
+  missing,
+  optionalBoolean,
+  optionalList,
+  optionalString,
+  parseListen,
+  reasonOf,
+  type Given,
+  type Inputs,
+} from './inputs.js';
+import { validateRouting, type RoutingSettings } from './routing.js';
 
-/** Where one value came from: a config file (path as the user gave it) or a command-line flag. */
-export type Origin = { readonly kind: 'file'; readonly file: string } | { readonly kind: 'flag' };
-
-export interface Given {
-  readonly value: unknown;
-  readonly origin: Origin;
-}
-
-/** Settings as given, keyed by their config-file (snake_case) name. */
-export type Inputs = ReadonlyMap<string, Given>;
+export { parseListen, where, type Given, type Inputs, type Origin } from './inputs.js';
 
 export type Role = 'relay' | 'client' | 'up';
 
 /** Top-level keys each role accepts; anything else in a file is an error. */
 export const KEYS: Readonly<Record<Role, readonly string[]>> = {
   relay: ['key', 'listen', 'advertise', 'allow', 'allow_any', 'exit', 'log_level', 'limits'],
-  client: ['key', 'listen', 'via', 'log_level', 'limits', 'socks_users'],
+  client: [
+    'key',
+    'listen',
+    'via',
+    'default',
+    'relays',
+    'routes',
+    'groups',
+    'rules',
+    'forwards',
+    'log_level',
+    'limits',
+    'socks_users',
+  ],
   up: ['listen', 'log_level'],
 };
 
@@ -55,7 +72,8 @@ export interface RelaySettings {
 export interface ClientSettings {
   readonly keyPath: string;
   readonly listen: Target;
-  readonly via: readonly ShareString[];
+  /** Rules and default (a RoutingTable), the forwards, and the names they were built from. */
+  readonly routing: RoutingSettings;
   readonly socksUsers?: ReadonlyMap<string, string>;
   readonly logLevel: LogLevel;
   readonly limits: Limits;
@@ -103,40 +121,28 @@ export function validateRelay(inputs: Inputs): RelaySettings {
 
 /**
  * Validates client inputs into settings. `listen` defaults to 127.0.0.1:1080.
- * Throws TunnelError('config') naming the origin and the reason: unknown key, missing key/via, a bad
- * value, or a route longer than limits.path_length_max.
+ * Throws TunnelError('config') naming the origin and the reason: unknown key, missing key, a bad
+ * value, or a routing mistake (see routing.ts validateRouting).
  */
 export function validateClient(inputs: Inputs): ClientSettings {
   checkKnownKeys(inputs, 'client');
   const keyPath = keyPathValue(inputs, 'client');
+  return { keyPath, ...validateClientExceptKey(inputs) };
+}
+
+/**
+ * As validateClient, but the key is neither required nor checked: for `ett explain`, a dry run that
+ * needs no identity. Throws as validateClient does.
+ */
+export function validateClientExceptKey(inputs: Inputs): Omit<ClientSettings, 'keyPath'> {
+  checkKnownKeys(inputs, 'client');
   const limits = limitsValue(inputs);
-  const via: ShareString[] = [];
-  for (const [g, v, i] of optionalList(inputs, 'via')) {
-    if (typeof v !== 'string') throw bad(g, 'via', i, 'must be a share string (ett://PIN@HOST:PORT)');
-    // One string may hold a whole route, comma-separated, as --via does.
-    for (const part of v.split(',')) {
-      try {
-        via.push(parseShareString(part.trim()));
-      } catch (err) {
-        throw bad(g, 'via', i, reasonOf(err));
-      }
-    }
-  }
-  if (via.length === 0) throw missing('via', 'SHARE-STRING');
-  if (via.length > limits.pathLengthMax) {
-    const g = inputs.get('via')!;
-    throw bad(
-      g,
-      'via',
-      undefined,
-      `${via.length} relays; at most ${limits.pathLengthMax} (limits.path_length_max)`,
-    );
-  }
+  const listen = listenValue(inputs, 'client', DEFAULT_CLIENT_LISTEN);
+  const routing = validateRouting(inputs, limits, listen);
   const socksUsers = socksUsersValue(inputs);
   return {
-    keyPath,
-    listen: listenValue(inputs, 'client', DEFAULT_CLIENT_LISTEN),
-    via,
+    listen,
+    routing,
     ...(socksUsers === undefined ? {} : { socksUsers }),
     logLevel: logLevelValue(inputs),
     limits,
@@ -182,30 +188,6 @@ function listenValue(inputs: Inputs, role: Role, fallback: Target | undefined): 
   const t = parseListen(g.value);
   if (typeof t === 'string') throw bad(g, 'listen', undefined, `${JSON.stringify(g.value)}: ${t}`);
   return t;
-}
-
-/**
- * HOST:PORT or [IPv6]:PORT for a listening socket; port 0 asks the system for a free port. Parsed
- * here, not with wire's parseTarget, because a listen address allows port 0 and no domain syntax
- * checks matter (the OS resolves the host once, at bind). Returns the reason as a string on failure.
- */
-export function parseListen(text: string): Target | string {
-  let host: string;
-  let portText: string;
-  const v6 = /^\[([^\]]+)\]:(\d+)$/.exec(text);
-  if (v6 !== null) {
-    host = v6[1]!;
-    portText = v6[2]!;
-  } else {
-    const at = text.lastIndexOf(':');
-    if (at < 0) return 'expected HOST:PORT';
-    host = text.slice(0, at);
-    portText = text.slice(at + 1);
-    if (host.includes(':')) return 'an IPv6 address needs brackets: [ADDR]:PORT';
-  }
-  if (host === '' || /[\s/@[\]]/.test(host)) return 'bad host';
-  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) return 'port must be 0..65535';
-  return { host, port: Number(portText) };
 }
 
 /** A host to advertise in the share string: a name or an address (IPv6 bare or in []), no port. */
@@ -303,57 +285,4 @@ function socksUsersValue(inputs: Inputs): ReadonlyMap<string, string> | undefine
     users.set(name, pw);
   }
   return users.size === 0 ? undefined : users;
-}
-
-// ---- shapes -------------------------------------------------------------------------------------
-
-function optionalString(inputs: Inputs, key: string): string | undefined {
-  const g = inputs.get(key);
-  if (g === undefined) return undefined;
-  if (typeof g.value !== 'string') throw bad(g, key, undefined, 'must be a string');
-  return g.value;
-}
-
-function optionalBoolean(inputs: Inputs, key: string): boolean | undefined {
-  const g = inputs.get(key);
-  if (g === undefined) return undefined;
-  if (typeof g.value !== 'boolean') throw bad(g, key, undefined, 'must be true or false');
-  return g.value;
-}
-
-/** A list value as [given, element, index]; a single value counts as a list of one (index undefined). */
-function optionalList(inputs: Inputs, key: string): [Given, unknown, number | undefined][] {
-  const g = inputs.get(key);
-  if (g === undefined) return [];
-  if (Array.isArray(g.value)) return g.value.map((v, i) => [g, v, i]);
-  return [[g, g.value, undefined]];
-}
-
-function isTable(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
-}
-
-// ---- errors -------------------------------------------------------------------------------------
-
-/** The name of a setting where the user wrote it: `file: exit[2]`, or `--exit #3` for a flag. */
-export function where(g: Given, keyPath: string, index?: number): string {
-  if (g.origin.kind === 'file')
-    return `${g.origin.file}: ${keyPath}${index === undefined ? '' : `[${index}]`}`;
-  const flag = '--' + keyPath.split('.')[0]!.replace(/_/g, '-');
-  const many = Array.isArray(g.value) && g.value.length > 1;
-  return many && index !== undefined ? `${flag} #${index + 1}` : flag;
-}
-
-function bad(g: Given, keyPath: string, index: number | undefined, reason: string): TunnelError {
-  return new TunnelError('config', `${where(g, keyPath, index)}: ${reason}`);
-}
-
-function missing(key: string, metavar: string, role?: Role): TunnelError {
-  const flag = '--' + key.replace(/_/g, '-');
-  const forRole = role === undefined ? '' : ` for ${role}`;
-  return new TunnelError('config', `missing ${flag} ${metavar}${forRole} (or \`${key}\` in the config file)`);
-}
-
-function reasonOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -1,0 +1,36 @@
+// `ett check-config FILE [--role relay|client]`: validates a config file exactly as `ett relay` or
+// `ett client` would at start, key file included, and prints the effective configuration (secrets
+// redacted). Starts nothing and opens no socket.
+
+import { TunnelError } from '../errors.js';
+import { loadIdentity } from '../identity/identity.js';
+import { inferRole, readConfigFile } from '../config/load.js';
+import { validateClient, validateRelay } from '../config/schema.js';
+import { showClient, showRelay } from '../config/show.js';
+import { parseFlags } from './common.js';
+
+const OPTIONS = { role: { type: 'string' } } as const;
+
+/**
+ * Prints the effective configuration and returns 0.
+ * Rejects with TunnelError('config') (exit 2) naming the file, key path and reason, or the key file's
+ * problem (missing, readable by others, not a key).
+ */
+export async function checkConfig(args: string[]): Promise<number> {
+  const { values, positionals } = parseFlags('check-config', args, OPTIONS, ['FILE']);
+  const role = values.role as string | undefined;
+  if (role !== undefined && role !== 'relay' && role !== 'client') {
+    throw new TunnelError('config', `--role: ${JSON.stringify(role)}: must be relay or client`);
+  }
+  const inputs = await readConfigFile(positionals[0]!);
+  if ((role ?? inferRole(inputs)) === 'relay') {
+    const settings = validateRelay(inputs);
+    const identity = await loadIdentity(settings.keyPath);
+    process.stdout.write(showRelay(settings, identity.pin));
+  } else {
+    const settings = validateClient(inputs);
+    const identity = await loadIdentity(settings.keyPath);
+    process.stdout.write(showClient(settings, identity.pin));
+  }
+  return 0;
+}

@@ -1,0 +1,218 @@
+// The client's paths, validated: `[relays]`, `[routes]`, `[groups]`, `[[rules]]`, `default` (or its
+// shorthand `via`) and `[[forwards]]` become one RoutingTable and a list of forwards. Relays, routes and
+// groups share one namespace, and `direct` and `block` are not names.
+//
+// Every error names where the value was written (`client.toml: routes.chain[1]: …`, `--forward #2: …`)
+// and why. A share string is never echoed in an error (it holds a pin); names, patterns and addresses
+// are the user's own and are quoted.
+
+import type { Forward } from '../client/options.js';
+import type { Action, Route, Rule } from '../client/rules.js';
+import { TunnelError } from '../errors.js';
+import type { Limits } from '../limits.js';
+import { formatTarget, parseTarget, type Target } from '../wire/address.js';
+import type { ShareString } from '../wire/share-string.js';
+import { bad, isTable, parseListen, reasonOf, where, type Given, type Inputs } from './inputs.js';
+import { ANY_ACTION, elements, Names, type GroupAction } from './names.js';
+import {
+  formatCidr,
+  formatHostPattern,
+  formatPortRange,
+  hostValue,
+  parseCidr,
+  parseForwardSpec,
+  parsePortRange,
+} from './values.js';
+
+export type { GroupAction } from './names.js';
+
+export interface RoutingSettings {
+  /** The rules in order, then the default (from `default`, else the `via` route). */
+  readonly rules: readonly Rule[];
+  readonly default: Action;
+  readonly forwards: readonly Forward[];
+  /** What the configuration named, in the order written (for `ett check-config`). */
+  readonly relays: ReadonlyMap<string, ShareString>;
+  readonly routes: ReadonlyMap<string, Route>;
+  readonly groups: ReadonlyMap<string, GroupAction>;
+  /** The `via` route (named "via"), when it is the default. */
+  readonly via?: Route;
+}
+
+const RULE_KEYS = ['host', 'cidr', 'port', 'action'];
+const FORWARD_KEYS = ['listen', 'to', 'via'];
+
+/**
+ * Validates the routing keys of client inputs (`limits` gives path_length_max; `listen` is the mixed
+ * port, which no forward may reuse).
+ * Throws TunnelError('config') naming the file and key path (or the flag) and the reason: a bad or
+ * reserved name, a name used twice, an unknown name, a group inside a group, an empty or too long route
+ * or group, a rule without criteria or action, a bad pattern, CIDR or port, a bad forward, or neither
+ * `via` nor `default`.
+ */
+export function validateRouting(inputs: Inputs, limits: Limits, listen: Target): RoutingSettings {
+  const names = new Names(limits);
+  const relaysGiven = inputs.get('relays');
+  if (relaysGiven) names.addRelays(relaysGiven);
+  const routesGiven = inputs.get('routes');
+  if (routesGiven) names.addRoutes(routesGiven);
+  const groupsGiven = inputs.get('groups');
+  if (groupsGiven) names.addGroups(groupsGiven);
+
+  const { action: defaultAction, via } = defaultValue(inputs, names);
+  const rulesGiven = inputs.get('rules');
+  const rules = rulesGiven ? rulesValue(rulesGiven, names) : [];
+  const forwardsGiven = inputs.get('forwards');
+  const forwards = forwardsGiven ? forwardsValue(forwardsGiven, names, defaultAction, listen) : [];
+  return {
+    rules,
+    default: defaultAction,
+    forwards,
+    relays: names.relays,
+    routes: names.routes,
+    groups: names.groups,
+    ...(via === undefined ? {} : { via }),
+  };
+}
+
+// ---- the default --------------------------------------------------------------------------------
+
+/**
+ * `default` (an action) or `via` (the relays of the default route). A flag beats the file; both from
+ * the same place is an error, since one would silently be unused.
+ */
+function defaultValue(inputs: Inputs, names: Names): { action: Action; via?: Route } {
+  const d = inputs.get('default');
+  const v = inputs.get('via');
+  if (d !== undefined && v !== undefined && d.origin.kind === v.origin.kind) {
+    const reason =
+      d.origin.kind === 'flag'
+        ? 'give --default or --via, not both'
+        : '`default` and `via` both set the default path; keep one (name the relays in [relays] to use them elsewhere)';
+    throw bad(d, 'default', undefined, reason);
+  }
+  // Both are validated even when one is overridden, so check-config reports every mistake.
+  const viaRoute = v === undefined ? undefined : { name: 'via', relays: names.relayList(v, 'via', v.value) };
+  const defaultAction = d === undefined ? undefined : names.action(d, 'default', undefined, d.value);
+  const useVia = viaRoute !== undefined && (defaultAction === undefined || v!.origin.kind === 'flag');
+  if (useVia) {
+    const route = Object.freeze(viaRoute);
+    return { action: Object.freeze({ kind: 'route', route }), via: route };
+  }
+  if (defaultAction === undefined) {
+    throw new TunnelError(
+      'config',
+      'missing --via SHARE[,SHARE...] or --default ACTION (or `via` or `default` in the config file)',
+    );
+  }
+  return { action: defaultAction };
+}
+
+// ---- rules --------------------------------------------------------------------------------------
+
+function rulesValue(g: Given, names: Names): Rule[] {
+  if (!Array.isArray(g.value)) throw bad(g, 'rules', undefined, 'must be an array of tables ([[rules]])');
+  return g.value.map((r: unknown, i) => {
+    const path = `rules[${i}]`;
+    if (!isTable(r)) throw bad(g, path, undefined, 'must be a table with host, cidr or port, and action');
+    for (const key of Object.keys(r)) {
+      if (!RULE_KEYS.includes(key))
+        throw bad(g, `${path}.${key}`, undefined, `unknown key (known: ${RULE_KEYS.join(', ')})`);
+    }
+    const hosts = r.host === undefined ? undefined : criterion(g, `${path}.host`, r.host, hostValue);
+    const cidrs = r.cidr === undefined ? undefined : criterion(g, `${path}.cidr`, r.cidr, parseCidr);
+    const ports = r.port === undefined ? undefined : criterion(g, `${path}.port`, r.port, parsePortRange);
+    if (!hosts && !cidrs && !ports) throw bad(g, path, undefined, 'needs at least one of host, cidr, port');
+    if (r.action === undefined) throw bad(g, path, undefined, `needs an action: ${ANY_ACTION}`);
+    const action = names.action(g, `${path}.action`, undefined, r.action);
+    const text = [
+      path,
+      ...(hosts ? [`host=${hosts.map(formatHostPattern).join(',')}`] : []),
+      ...(cidrs ? [`cidr=${cidrs.map(formatCidr).join(',')}`] : []),
+      ...(ports ? [`port=${ports.map(formatPortRange).join(',')}`] : []),
+    ].join(' ');
+    return Object.freeze({
+      text,
+      ...(hosts && { hosts }),
+      ...(cidrs && { cidrs }),
+      ...(ports && { ports }),
+      action,
+    });
+  });
+}
+
+/** A criterion's entries (one value or an array), each parsed; a parser returns its reason as a string. */
+function criterion<T>(g: Given, path: string, value: unknown, parse: (v: unknown) => T | string): T[] {
+  if (Array.isArray(value) && value.length === 0) throw bad(g, path, undefined, 'empty list');
+  return elements(value).map(([v, i]) => {
+    const out = parse(v);
+    if (typeof out === 'string') throw bad(g, path, i, out);
+    return out;
+  });
+}
+
+// ---- forwards -----------------------------------------------------------------------------------
+
+function forwardsValue(g: Given, names: Names, defaultAction: Action, listen: Target): Forward[] {
+  if (!Array.isArray(g.value))
+    throw bad(g, 'forwards', undefined, 'must be an array of tables ([[forwards]])');
+  const used: [Target, string][] = [[listen, 'the proxy port (listen)']];
+  return g.value.map((f: unknown, i) => {
+    const path = `forwards[${i}]`;
+    let forward: Forward;
+    if (typeof f === 'string') {
+      // `--forward [BIND:]LPORT:HOST:PORT` (or the same string in the file).
+      const spec = parseForwardSpec(f);
+      if (typeof spec === 'string') throw bad(g, 'forwards', i, `${JSON.stringify(f)}: ${spec}`);
+      forward = { ...spec, action: forwardAction(g, 'forwards', i, defaultAction) };
+    } else if (isTable(f)) {
+      for (const key of Object.keys(f)) {
+        if (!FORWARD_KEYS.includes(key))
+          throw bad(g, `${path}.${key}`, undefined, `unknown key (known: ${FORWARD_KEYS.join(', ')})`);
+      }
+      if (typeof f.listen !== 'string')
+        throw bad(g, `${path}.listen`, undefined, 'needs "HOST:PORT" (port 0 picks one)');
+      const bind = parseListen(f.listen);
+      if (typeof bind === 'string')
+        throw bad(g, `${path}.listen`, undefined, `${JSON.stringify(f.listen)}: ${bind}`);
+      if (typeof f.to !== 'string') throw bad(g, `${path}.to`, undefined, 'needs "HOST:PORT", the target');
+      let to: Target;
+      try {
+        to = parseTarget(f.to);
+      } catch (err) {
+        throw bad(g, `${path}.to`, undefined, `${JSON.stringify(f.to)}: ${reasonOf(err)}`);
+      }
+      const action =
+        f.via === undefined
+          ? forwardAction(g, path, undefined, defaultAction)
+          : names.action(g, `${path}.via`, undefined, f.via);
+      if (action.kind === 'block') throw bad(g, `${path}.via`, undefined, 'a forward cannot be `block`');
+      forward = { listen: bind, to, action };
+    } else {
+      throw bad(g, 'forwards', i, 'must be a table with listen, to and via, or "[BIND:]LPORT:HOST:PORT"');
+    }
+    const clash = used.find(
+      ([t]) =>
+        t.port !== 0 &&
+        t.port === forward.listen.port &&
+        t.host.toLowerCase() === forward.listen.host.toLowerCase(),
+    );
+    if (clash !== undefined) {
+      const reason = `${formatTarget(forward.listen)} is also ${clash[1]}`;
+      throw typeof f === 'string'
+        ? bad(g, 'forwards', i, reason)
+        : bad(g, `${path}.listen`, undefined, reason);
+    }
+    const label =
+      g.origin.kind === 'flag' ? where(g, 'forwards', i) : typeof f === 'string' ? path : `${path}.listen`;
+    used.push([forward.listen, label]);
+    return Object.freeze(forward);
+  });
+}
+
+/** A forward without its own `via` takes the default action, which must not be block. */
+function forwardAction(g: Given, path: string, i: number | undefined, defaultAction: Action): Action {
+  if (defaultAction.kind === 'block')
+    throw bad(g, path, i, 'the default action is block; give this forward a via (a route, group or direct)');
+  return defaultAction;
+}
