@@ -1,0 +1,320 @@
+// Processes for the end-to-end tests: `bin/ett` children found from the repo root, a curl runner, temp
+// dirs and keys, and one cleanup list per test file. Every child is stopped by its PID in the file's
+// `after` hook; a last-resort 'exit' handler SIGKILLs any child still alive if the file dies early.
+
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root (this file runs as dist/test/support/proc.js). */
+export const REPO_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+export const ETT = path.join(REPO_ROOT, 'bin', 'ett');
+export const CURL = '/usr/bin/curl';
+
+/** The environment for children, without proxy variables that could send curl elsewhere. */
+export const CHILD_ENV: NodeJS.ProcessEnv = Object.fromEntries(
+  Object.entries(process.env).filter(([k]) => !/(^|_)proxy$/i.test(k)),
+);
+
+const live = new Set<number>();
+process.on('exit', () => {
+  for (const pid of live) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+});
+
+/** A stack of async cleanups run in reverse order; failures are collected, never skip the rest. */
+export class Cleanup {
+  private readonly jobs: (() => Promise<void> | void)[] = [];
+  add(job: () => Promise<void> | void): void {
+    this.jobs.push(job);
+  }
+  async run(): Promise<void> {
+    const errors: unknown[] = [];
+    while (this.jobs.length > 0) {
+      const job = this.jobs.pop()!;
+      try {
+        await job();
+      } catch (err) {
+        errors.push(err);
+      }
+    }
+    if (errors.length > 0) throw new AggregateError(errors, 'cleanup failed');
+  }
+}
+
+/** Resolves after ms (unref'd timer, so it never holds the process open). */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+/** Rejects with `what` if p does not settle within ms. */
+export function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`deadline (${ms} ms): ${what}`)), ms);
+  });
+  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
+}
+
+/** Polls cond every 20 ms until it holds; rejects after ms. */
+export async function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const rounds = Math.ceil(ms / 20);
+  for (let i = 0; i < rounds; i++) {
+    if (cond()) return;
+    await sleep(20);
+  }
+  if (!cond()) throw new Error(`deadline (${ms} ms): ${what}`);
+}
+
+/** A temp dir under os.tmpdir(), removed by cleanup. */
+export async function tempDir(cleanup: Cleanup): Promise<string> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ett-e2e-'));
+  cleanup.add(() => fs.rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export interface RunResult {
+  /** Exit status; null if killed (e.g. by the timeout). */
+  readonly code: number | null;
+  readonly stdout: Buffer;
+  readonly stderr: string;
+}
+
+function run(file: string, args: string[], timeoutMs: number): Promise<RunResult> {
+  return new Promise((resolve) => {
+    execFile(
+      file,
+      args,
+      { encoding: 'buffer', maxBuffer: 64 * 1024 * 1024, timeout: timeoutMs, env: CHILD_ENV },
+      (err, stdout, stderr) => {
+        let code: number | null = 0;
+        if (err) code = typeof err.code === 'number' ? err.code : null;
+        resolve({ code, stdout, stderr: stderr.toString('utf8') });
+      },
+    );
+  });
+}
+
+/** Runs `bin/ett ARGS` to completion (bounded). */
+export function runEtt(args: string[], timeoutMs = 20_000): Promise<RunResult> {
+  return run(process.execPath, [ETT, ...args], timeoutMs);
+}
+
+/** Runs /usr/bin/curl with -q (no .curlrc), -sS and a --max-time, then ARGS. */
+export function curl(args: string[], timeoutMs = 45_000): Promise<RunResult> {
+  const maxTime = String(Math.max(1, Math.floor(timeoutMs / 1000) - 2));
+  return run(CURL, ['-q', '-sS', '--max-time', maxTime, ...args], timeoutMs);
+}
+
+export interface Key {
+  readonly file: string;
+  /** Pin as `ett keygen` printed it (base64). */
+  readonly pin: string;
+}
+
+/** `bin/ett keygen DIR/NAME.key`; checks the file is mode 0600. */
+export async function keygen(dir: string, name: string): Promise<Key> {
+  const file = path.join(dir, `${name}.key`);
+  const r = await runEtt(['keygen', file]);
+  if (r.code !== 0) throw new Error(`ett keygen failed (${r.code}): ${r.stderr}`);
+  const mode = (await fs.stat(file)).mode & 0o777;
+  if (mode !== 0o600) throw new Error(`ett keygen wrote mode ${mode.toString(8)}`);
+  return { file, pin: r.stdout.toString('utf8').trim() };
+}
+
+/** `bin/ett cert KEY` written to DIR/NAME.pem; returns the path. */
+export async function certFile(key: Key, dir: string, name: string): Promise<string> {
+  const r = await runEtt(['cert', key.file]);
+  if (r.code !== 0) throw new Error(`ett cert failed (${r.code}): ${r.stderr}`);
+  const file = path.join(dir, `${name}.pem`);
+  await fs.writeFile(file, r.stdout, { mode: 0o600 });
+  return file;
+}
+
+/** A pin in base64url without padding, the share-string spelling. */
+export function pinUrl(pin: string): string {
+  return Buffer.from(pin, 'base64').toString('base64url');
+}
+
+export interface Exit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+}
+
+/** A running `bin/ett` child, with its stdout lines and the tail of its stderr. */
+export class EttProcess {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  readonly lines: string[] = [];
+  readonly exited: Promise<Exit>;
+  private exit: Exit | undefined;
+  private stderrText = '';
+  private readonly waiters = new Set<() => void>();
+
+  constructor(args: string[]) {
+    this.child = spawn(process.execPath, [ETT, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: CHILD_ENV,
+    });
+    if (this.child.pid === undefined) throw new Error('could not spawn bin/ett');
+    this.pid = this.child.pid;
+    live.add(this.pid);
+    this.exited = new Promise((resolve) => {
+      this.child.once('exit', (code, signal) => {
+        live.delete(this.pid);
+        this.exit = { code, signal };
+        this.notify();
+        resolve(this.exit);
+      });
+    });
+    createInterface({ input: this.child.stdout! }).on('line', (line) => {
+      this.lines.push(line);
+      this.notify();
+    });
+    this.child.stderr!.on('data', (chunk: Buffer) => {
+      this.stderrText = (this.stderrText + chunk.toString('utf8')).slice(-16_384);
+    });
+  }
+
+  get alive(): boolean {
+    return this.exit === undefined;
+  }
+
+  /** The last 16 KiB of stderr, for assertion messages. */
+  stderr(): string {
+    return this.stderrText;
+  }
+
+  private notify(): void {
+    for (const w of this.waiters) w();
+  }
+
+  /** The first stdout line matching re; rejects if the process exits first or after timeoutMs. */
+  waitForLine(re: RegExp, timeoutMs = 15_000): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        const hit = this.lines.find((l) => re.test(l));
+        if (hit !== undefined) return finish(null, hit);
+        if (this.exit) {
+          finish(new Error(`ett exited (${JSON.stringify(this.exit)}) before ${re}: ${this.stderrText}`));
+        }
+      };
+      const timer = setTimeout(
+        () => finish(new Error(`no stdout line ${re} within ${timeoutMs} ms: ${this.stderrText}`)),
+        timeoutMs,
+      );
+      const finish = (err: Error | null, line?: string): void => {
+        clearTimeout(timer);
+        this.waiters.delete(check);
+        if (err) reject(err);
+        else resolve(line!);
+      };
+      this.waiters.add(check);
+      check();
+    });
+  }
+
+  /** Sends a signal to this child's PID (no-op if it already exited). */
+  signal(sig: NodeJS.Signals): void {
+    if (!this.alive) return;
+    try {
+      process.kill(this.pid, sig);
+    } catch {
+      // exited meanwhile
+    }
+  }
+
+  /** SIGTERM, then SIGKILL if it has not exited within graceMs; resolves when it has exited. */
+  async stop(graceMs = 5_000): Promise<Exit> {
+    if (this.exit) return this.exit;
+    this.signal('SIGTERM');
+    const first = await Promise.race([this.exited, sleep(graceMs).then(() => undefined)]);
+    if (first) return first;
+    this.signal('SIGKILL');
+    return withDeadline(this.exited, 5_000, `pid ${this.pid} to exit after SIGKILL`);
+  }
+}
+
+/** Spawns `bin/ett ARGS`, registered with cleanup (stopped by PID). */
+export function spawnEtt(cleanup: Cleanup, args: string[]): EttProcess {
+  const p = new EttProcess(args);
+  cleanup.add(async () => {
+    await p.stop();
+  });
+  return p;
+}
+
+export interface Relay {
+  readonly proc: EttProcess;
+  readonly key: Key;
+  readonly share: string;
+  readonly port: number;
+}
+
+/** `ett relay --key K --listen 127.0.0.1:0 [--allow PIN]... [--exit RULE]...`, waited for its share string. */
+export async function startRelay(
+  cleanup: Cleanup,
+  dir: string,
+  opts: { allow: string[]; exit?: string[]; name?: string },
+): Promise<Relay> {
+  const key = await keygen(dir, opts.name ?? 'relay');
+  const args = ['relay', '--key', key.file, '--listen', '127.0.0.1:0'];
+  for (const pin of opts.allow) args.push('--allow', pin);
+  for (const rule of opts.exit ?? []) args.push('--exit', rule);
+  const proc = spawnEtt(cleanup, args);
+  const line = await proc.waitForLine(/ett:\/\//);
+  const share = /(ett:\/\/\S+)/.exec(line)![1]!;
+  const port = Number(/:(\d+)$/.exec(share)![1]);
+  return { proc, key, share, port };
+}
+
+export interface Client {
+  readonly proc: EttProcess;
+  /** 127.0.0.1:PORT as printed. */
+  readonly proxy: string;
+  readonly port: number;
+}
+
+/** `ett client --key KEY --listen 127.0.0.1:0 --via SHARE`, waited for its `listening on` line. */
+export async function startClient(cleanup: Cleanup, key: Key, via: string): Promise<Client> {
+  const proc = spawnEtt(cleanup, ['client', '--key', key.file, '--listen', '127.0.0.1:0', '--via', via]);
+  const line = await proc.waitForLine(/listening on \S+:\d+/);
+  const proxy = /listening on (\S+:\d+)/.exec(line)![1]!;
+  return { proc, proxy, port: Number(/:(\d+)$/.exec(proxy)![1]) };
+}
+
+export interface Tunnel {
+  readonly dir: string;
+  readonly relay: Relay;
+  readonly clientKey: Key;
+  readonly client: Client;
+}
+
+/** A temp dir, a relay allowing one client key, and that client linked to it. */
+export async function startTunnel(cleanup: Cleanup, opts: { exit?: string[] } = {}): Promise<Tunnel> {
+  const dir = await tempDir(cleanup);
+  const clientKey = await keygen(dir, 'client');
+  const relay = await startRelay(cleanup, dir, { allow: [clientKey.pin], exit: opts.exit ?? [] });
+  const client = await startClient(cleanup, clientKey, relay.share);
+  return { dir, relay, clientKey, client };
+}
+
+let curlVersionCache: Promise<[number, number, number]> | undefined;
+
+/** /usr/bin/curl's version as [major, minor, patch]. */
+export function curlVersion(): Promise<[number, number, number]> {
+  curlVersionCache ??= run(CURL, ['--version'], 10_000).then((r) => {
+    const m = /^curl (\d+)\.(\d+)\.(\d+)/.exec(r.stdout.toString('utf8'));
+    if (!m) throw new Error(`cannot read curl --version: ${r.stdout.toString('utf8').slice(0, 80)}`);
+    return [Number(m[1]), Number(m[2]), Number(m[3])];
+  });
+  return curlVersionCache;
+}
