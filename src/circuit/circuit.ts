@@ -5,13 +5,24 @@
 
 import * as net from 'node:net';
 import { TunnelError } from '../errors.js';
-import type { Identity } from '../identity/identity.js';
+import { ephemeralIdentity, type Identity } from '../identity/identity.js';
 import type { Limits } from '../limits.js';
 import type { Logger } from '../log.js';
 import { Session } from '../link/session.js';
 import { connectPinned } from '../link/tls.js';
 import { formatTarget } from '../wire/address.js';
 import { shortPin, type ShareString } from '../wire/share-string.js';
+
+/**
+ * One relay of a route, and the key this client shows it. Without `clientKey` the client's own key is
+ * used at every hop, so every relay on the route learns (and must allow) the same pin. A relay may be
+ * given its own key instead (one the user registered with that relay only), or 'ephemeral': a fresh key
+ * for every circuit, for relays that run --allow-any, so that relay cannot tell who is talking or link
+ * one circuit to the next.
+ */
+export interface Hop extends ShareString {
+  readonly clientKey?: Identity | 'ephemeral';
+}
 
 export interface CircuitOptions {
   readonly identity: Identity;
@@ -26,7 +37,7 @@ export interface CircuitOptions {
  * code says why: 'link-auth', 'timeout', 'refused', 'policy' from the previous hop's exit, ...), after
  * closing every link it had built.
  */
-export async function buildCircuit(route: readonly ShareString[], opts: CircuitOptions): Promise<Session> {
+export async function buildCircuit(route: readonly Hop[], opts: CircuitOptions): Promise<Session> {
   if (route.length === 0) throw new TunnelError('config', 'a route needs at least one relay');
   if (route.length > opts.limits.pathLengthMax) {
     throw new TunnelError(
@@ -38,8 +49,10 @@ export async function buildCircuit(route: readonly ShareString[], opts: CircuitO
   try {
     let outer: Session | null = null;
     for (const hop of route) {
+      const identity =
+        hop.clientKey === 'ephemeral' ? await ephemeralIdentity() : (hop.clientKey ?? opts.identity);
       const tlsSocket = await connectPinned({
-        identity: opts.identity,
+        identity,
         pin: hop.pin,
         ...(outer ? { socket: outer.open(hop.target) } : await dialTcp(hop, opts)),
         timeoutMs: opts.limits.handshakeTimeoutMs,

@@ -9,8 +9,8 @@
 import { TunnelError } from '../errors.js';
 import type { Session } from '../link/session.js';
 import { formatTarget } from '../wire/address.js';
-import { shortPin, type ShareString } from '../wire/share-string.js';
-import { buildCircuit, type CircuitOptions } from './circuit.js';
+import { shortPin } from '../wire/share-string.js';
+import { buildCircuit, type CircuitOptions, type Hop } from './circuit.js';
 
 const BACKOFF_FIRST_MS = 1_000;
 const BACKOFF_MAX_MS = 30_000;
@@ -29,7 +29,7 @@ export class CircuitPool {
   constructor(private readonly opts: Omit<CircuitOptions, 'signal'>) {}
 
   /** A usable circuit for route, built if needed. Rejects with the build's TunnelError, or 'timeout' on abort. */
-  get(route: readonly ShareString[], signal?: AbortSignal): Promise<Session> {
+  get(route: readonly Hop[], signal?: AbortSignal): Promise<Session> {
     if (this.closed) return Promise.reject(new TunnelError('link-down', 'client is shutting down'));
     const key = routeKey(route);
     const current = this.circuits.get(key);
@@ -43,12 +43,12 @@ export class CircuitPool {
   }
 
   /** True while a route's last build failed and its backoff has not run out. */
-  recentlyFailed(route: readonly ShareString[]): boolean {
+  recentlyFailed(route: readonly Hop[]): boolean {
     const f = this.failures.get(routeKey(route));
     return f !== undefined && Date.now() < f.retryAt;
   }
 
-  private build(key: string, route: readonly ShareString[]): Promise<Session> {
+  private build(key: string, route: readonly Hop[]): Promise<Session> {
     const names = route.map((h) => shortPin(h.pin)).join(' > ');
     return buildCircuit(route, this.opts).then(
       (session) => {
@@ -86,8 +86,14 @@ export class CircuitPool {
   }
 }
 
-function routeKey(route: readonly ShareString[]): string {
-  return route.map((h) => `${h.pin}@${formatTarget(h.target)}`).join(',');
+// The same relays shown different keys are different circuits.
+function routeKey(route: readonly Hop[]): string {
+  return route.map((h) => `${h.pin}@${formatTarget(h.target)}/${keyTag(h)}`).join(',');
+}
+
+function keyTag(h: Hop): string {
+  if (h.clientKey === undefined) return 'own';
+  return h.clientKey === 'ephemeral' ? 'ephemeral' : h.clientKey.pin;
 }
 
 function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {

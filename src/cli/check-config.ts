@@ -4,7 +4,7 @@
 
 import { TunnelError } from '../errors.js';
 import { loadIdentity } from '../identity/identity.js';
-import { inferRole, readConfigFile } from '../config/load.js';
+import { clientOptionsFrom, inferRole, readConfigFile } from '../config/load.js';
 import { validateClient, validateRelay } from '../config/schema.js';
 import { showClient, showRelay } from '../config/show.js';
 import { parseFlags } from './common.js';
@@ -29,8 +29,9 @@ export async function checkConfig(args: string[]): Promise<number> {
     process.stdout.write(showRelay(settings, identity.pin));
   } else {
     const settings = validateClient(inputs);
-    const identity = await loadIdentity(settings.keyPath);
-    process.stdout.write(showClient(settings, identity.pin));
+    // The same loading as at start (the client's key, and every relay's own key file).
+    const options = await clientOptionsFrom(settings);
+    process.stdout.write(showClient(settings, options.identity.pin));
   }
   return 0;
 }

@@ -2,15 +2,17 @@
 // only targets the application gave as an IP literal; a name is matched as text (the client does not
 // resolve names that go through relays, so it cannot know their addresses).
 
+import type { Hop } from '../circuit/circuit.js';
 import { TunnelError } from '../errors.js';
 import type { Target } from '../wire/address.js';
 import { inCidr, parseIp, unmapIp, type IpAddress } from '../wire/ip.js';
-import { shortPin, type ShareString } from '../wire/share-string.js';
+import { shortPin } from '../wire/share-string.js';
 
 /** A named, ordered list of relays (a one-relay route is just a relay). */
 export interface Route {
   readonly name: string;
-  readonly relays: readonly ShareString[];
+  /** The relays in order, each with the key this client shows it (see Hop). */
+  readonly relays: readonly Hop[];
 }
 
 export type Action =
@@ -119,7 +121,11 @@ export function decide(table: RoutingTable, target: Target): Decision {
 }
 
 function describeRoute(r: Route): string {
-  return `route ${r.name}: ${r.relays.map((h) => shortPin(h.pin)).join(' > ')}`;
+  const hop = (h: Route['relays'][number]): string =>
+    h.clientKey === undefined
+      ? shortPin(h.pin)
+      : `${shortPin(h.pin)} (${h.clientKey === 'ephemeral' ? 'ephemeral key' : `key ${shortPin(h.clientKey.pin)}`})`;
+  return `route ${r.name}: ${r.relays.map(hop).join(' > ')}`;
 }
 
 /** One line for humans: `direct`, `block`, `route home: Z4UhHI1f > pnPpocwv`, `group safe: [route a: …] then [route b: …]`. Never throws. */

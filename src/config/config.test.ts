@@ -458,7 +458,7 @@ const CLIENT_CASES: Case<ClientSettings>[] = [
   {
     name: '[relays] not a table',
     toml: CLIENT_BASE + `default = "direct"\nrelays = ["${SHARE_A}"]\n`,
-    error: /^relays: must be a table of name = "ett:\/\/PIN@HOST:PORT"$/,
+    error: /^relays: must be a table of name = "ett:\/\/PIN@HOST:PORT" or name = \{ share/,
   },
   {
     name: 'a reserved name',
@@ -950,4 +950,60 @@ test('inferRole: relay keys make a relay file, anything else a client file', () 
   assert.equal(inferRole(file('key = "k"\nadvertise = "x"\n')), 'relay');
   assert.equal(inferRole(file('key = "k"\nlisten = "0.0.0.0:7000"\n')), 'client');
   assert.equal(inferRole(file('key = "k"\nvia = "x"\n')), 'client');
+});
+
+test('a relay may be shown its own key: a file (loaded at start, relative to the config) or ephemeral', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ett-config-'));
+  try {
+    const own = await writeNewKeyFile(join(dir, 'client.key'));
+    const hopPin = await writeNewKeyFile(join(dir, 'exit-only.key'));
+    await writeFile(
+      join(dir, 'client.toml'),
+      `key = "client.key"\ndefault = "chain"\n[relays]\na = "${SHARE_A}"\n` +
+        `b = { share = "${SHARE_B}", key = "exit-only.key" }\n` +
+        `c = { share = "ett://${PIN_B.replace(/\+/g, '-').replace(/\//g, '_').replace(/=$/, '')}@c.example:7000", key = "ephemeral" }\n` +
+        `[routes]\nchain = ["a", "b"]\nanon = ["a", "c"]\n[[rules]]\nport = 1\naction = "anon"\n`,
+    );
+    const settings = await loadClientSettings(flagInputs({}), join(dir, 'client.toml'));
+    assert.equal(settings.routing.hopKeyFiles.size, 1);
+    assert.equal([...settings.routing.hopKeyFiles.values()][0], join(dir, 'exit-only.key'));
+    const opts = await clientOptionsFrom(settings);
+    assert.equal(opts.identity.pin, own);
+    const chain = opts.routing.default.kind === 'route' ? opts.routing.default.route : undefined;
+    assert.equal(chain?.relays[0]!.clientKey, undefined); // the client's own key
+    const b = chain?.relays[1]!.clientKey;
+    assert.ok(b !== undefined && b !== 'ephemeral' && b.pin === hopPin);
+    const anon = opts.routing.rules[0]!.action;
+    assert.equal(anon.kind === 'route' && anon.route.relays[1]!.clientKey, 'ephemeral');
+    assert.match(showClient(settings, own), /^b = \{ share = "ett:\/\/.*", key = ".*exit-only\.key" \}$/m);
+    assert.match(showClient(settings, own), /^c = \{ share = "ett:\/\/.*", key = "ephemeral" \}$/m);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('bad per-relay keys name the key path', async () => {
+  const cases: [string, RegExp][] = [
+    [`a = { share = "${SHARE_A}", kee = "x" }`, /relays\.a\.kee: unknown key \(known: share, key\)/],
+    [`a = { key = "x.key" }`, /relays\.a\.share: must be a share string/],
+    [`a = { share = "${SHARE_A}", key = 7 }`, /relays\.a\.key: must be a key file path or "ephemeral"/],
+  ];
+  for (const [line, error] of cases) {
+    await withFile('c.toml', `key = "client.key"\ndefault = "a"\n[relays]\n${line}\n`, async (path) => {
+      await assert.rejects(loadClientSettings(flagInputs({}), path), (e: unknown) => {
+        assert.match((e as Error).message, error);
+        return true;
+      });
+    });
+  }
+  // A key file that is missing stops the start (exit 2 through the CLI), not the first connection.
+  await withFile(
+    'c.toml',
+    `key = "client.key"\ndefault = "a"\n[relays]\na = { share = "${SHARE_A}", key = "gone.key" }\n`,
+    async (path, dir) => {
+      await writeNewKeyFile(join(dir, 'client.key'));
+      const settings = await loadClientSettings(flagInputs({}), path);
+      await assert.rejects(clientOptionsFrom(settings), /gone\.key/);
+    },
+  );
 });

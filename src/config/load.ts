@@ -8,7 +8,7 @@ import { parse as parseToml, TomlError } from 'smol-toml';
 
 import type { ClientOptions } from '../client/options.js';
 import { TunnelError } from '../errors.js';
-import { loadIdentity } from '../identity/identity.js';
+import { loadIdentity, type Identity } from '../identity/identity.js';
 import { createLogger, type Logger } from '../log.js';
 import type { RelayOptions } from '../relay/options.js';
 import type { Given, Inputs } from './inputs.js';
@@ -158,6 +158,17 @@ export async function clientOptionsFrom(
   log: Logger = createLogger(s.logLevel),
 ): Promise<ClientOptions> {
   const identity = await loadIdentity(s.keyPath);
+  // Relays given their own key file: loaded now, so a missing or too-open file stops the start (exit 2)
+  // rather than the first connection. The hop objects are shared by every route that names the relay.
+  const loaded = new Map<string, Identity>();
+  for (const [hop, file] of s.routing.hopKeyFiles) {
+    let id = loaded.get(file);
+    if (id === undefined) {
+      id = await loadIdentity(file);
+      loaded.set(file, id);
+    }
+    (hop as { clientKey?: Identity }).clientKey = id;
+  }
   return {
     identity,
     listen: s.listen,

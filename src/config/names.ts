@@ -2,6 +2,8 @@
 // and `[groups]` (ordered routes or relays), in one namespace without `direct` and `block`, and the
 // action each name stands for. A share string is never echoed in an error (it holds a pin).
 
+import { dirname, isAbsolute, join } from 'node:path';
+import type { Hop } from '../circuit/circuit.js';
 import type { Action, Route } from '../client/rules.js';
 import type { Limits } from '../limits.js';
 import { parseShareString, shortPin, type ShareString } from '../wire/share-string.js';
@@ -29,7 +31,9 @@ export function elements(value: unknown): [unknown, number | undefined][] {
 
 /** The relays, routes and groups defined so far, and the actions their names stand for. */
 export class Names {
-  readonly relays = new Map<string, ShareString>();
+  readonly relays = new Map<string, Hop>();
+  /** Relays given their own key file: load.ts loads each at start and sets the hop's clientKey. */
+  readonly hopKeyFiles = new Map<Hop, string>();
   readonly routes = new Map<string, Route>();
   readonly groups = new Map<string, GroupAction>();
   // A relay named as a path is a one-relay route of the same name; one object per name, so a
@@ -39,15 +43,46 @@ export class Names {
 
   constructor(private readonly limits: Limits) {}
 
+  /**
+   * `name = "ett://…"`, or `name = { share = "ett://…", key = "FILE" | "ephemeral" }` to show that relay
+   * a key of its own (a relative FILE is relative to the config file) instead of the client's key.
+   */
   addRelays(g: Given): void {
-    for (const [name, v] of this.table(g, 'relays', 'name = "ett://PIN@HOST:PORT"')) {
+    const shape = 'name = "ett://PIN@HOST:PORT" or name = { share = "ett://…", key = "FILE" }';
+    for (const [name, v] of this.table(g, 'relays', shape)) {
       const path = keyPath('relays', name);
-      if (typeof v !== 'string')
-        throw bad(g, path, undefined, 'must be a share string (ett://PIN@HOST:PORT)');
+      const entry = isTable(v) ? v : { share: v };
+      for (const k of Object.keys(entry)) {
+        if (k !== 'share' && k !== 'key')
+          throw bad(g, `${path}.${k}`, undefined, 'unknown key (known: share, key)');
+      }
+      const share = entry['share'];
+      if (typeof share !== 'string') {
+        throw bad(
+          g,
+          isTable(v) ? `${path}.share` : path,
+          undefined,
+          'must be a share string (ett://PIN@HOST:PORT)',
+        );
+      }
+      let relay: ShareString;
       try {
-        this.relays.set(name, parseShareString(v));
+        relay = parseShareString(share);
       } catch (err) {
-        throw bad(g, path, undefined, reasonOf(err));
+        throw bad(g, isTable(v) ? `${path}.share` : path, undefined, reasonOf(err));
+      }
+      const key = entry['key'];
+      if (key === undefined) {
+        this.relays.set(name, relay);
+      } else if (typeof key !== 'string' || key === '') {
+        throw bad(g, `${path}.key`, undefined, 'must be a key file path or "ephemeral"');
+      } else if (key === 'ephemeral') {
+        this.relays.set(name, { ...relay, clientKey: 'ephemeral' });
+      } else {
+        const hop: Hop = { ...relay };
+        const file = g.origin.kind === 'file' && !isAbsolute(key) ? join(dirname(g.origin.file), key) : key;
+        this.hopKeyFiles.set(hop, file);
+        this.relays.set(name, hop);
       }
     }
   }
@@ -89,15 +124,15 @@ export class Names {
    * The relays of a route (or of `via`): names from [relays] or share strings, as an array, a
    * comma-separated string, or an array of those. 1..limits.path_length_max relays, no relay twice.
    */
-  relayList(g: Given, path: string, value: unknown): ShareString[] {
-    const relays: ShareString[] = [];
+  relayList(g: Given, path: string, value: unknown): Hop[] {
+    const relays: Hop[] = [];
     for (const [item, i] of this.items(
       g,
       path,
       value,
       'a relay name or share string (ett://PIN@HOST:PORT)',
     )) {
-      let relay = this.relays.get(item);
+      let relay: Hop | undefined = this.relays.get(item);
       if (relay === undefined) {
         if (this.routes.has(item) || this.groups.has(item)) {
           const what = this.routes.has(item) ? 'route' : 'group';

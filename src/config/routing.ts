@@ -11,7 +11,7 @@ import type { Action, Route, Rule } from '../client/rules.js';
 import { TunnelError } from '../errors.js';
 import type { Limits } from '../limits.js';
 import { formatTarget, parseTarget, type Target } from '../wire/address.js';
-import type { ShareString } from '../wire/share-string.js';
+import type { Hop } from '../circuit/circuit.js';
 import { bad, isTable, parseListen, reasonOf, where, type Given, type Inputs } from './inputs.js';
 import { ANY_ACTION, elements, Names, type GroupAction } from './names.js';
 import {
@@ -32,7 +32,9 @@ export interface RoutingSettings {
   readonly default: Action;
   readonly forwards: readonly Forward[];
   /** What the configuration named, in the order written (for `ett check-config`). */
-  readonly relays: ReadonlyMap<string, ShareString>;
+  readonly relays: ReadonlyMap<string, Hop>;
+  /** Relays given their own key file, and the file (loaded at start by load.ts). */
+  readonly hopKeyFiles: ReadonlyMap<Hop, string>;
   readonly routes: ReadonlyMap<string, Route>;
   readonly groups: ReadonlyMap<string, GroupAction>;
   /** The `via` route (named "via"), when it is the default. */
@@ -69,6 +71,7 @@ export function validateRouting(inputs: Inputs, limits: Limits, listen: Target):
     default: defaultAction,
     forwards,
     relays: names.relays,
+    hopKeyFiles: names.hopKeyFiles,
     routes: names.routes,
     groups: names.groups,
     ...(via === undefined ? {} : { via }),

@@ -28,7 +28,12 @@ export function showClient(s: ClientSettings, pin?: string): string {
   else out.push(`default = ${str(actionName(r.default))}${comment(r.default)}`);
   if (r.relays.size > 0) {
     out.push('', '[relays]');
-    for (const [name, relay] of r.relays) out.push(`${key(name)} = ${str(formatShareString(relay))}`);
+    for (const [name, relay] of r.relays) {
+      const share = str(formatShareString(relay));
+      const file = r.hopKeyFiles.get(relay);
+      const own = file ?? (relay.clientKey === 'ephemeral' ? 'ephemeral' : undefined);
+      out.push(`${key(name)} = ${own === undefined ? share : `{ share = ${share}, key = ${str(own)} }`}`);
+    }
   }
   if (r.routes.size > 0) {
     out.push('', '[routes]');

@@ -263,11 +263,12 @@ export interface Relay {
 export async function startRelay(
   cleanup: Cleanup,
   dir: string,
-  opts: { allow: string[]; exit?: string[]; name?: string },
+  opts: { allow: string[]; exit?: string[]; name?: string; allowAny?: boolean },
 ): Promise<Relay> {
   const key = await keygen(dir, opts.name ?? 'relay');
   const args = ['relay', '--key', key.file, '--listen', '127.0.0.1:0'];
   for (const pin of opts.allow) args.push('--allow', pin);
+  if (opts.allowAny) args.push('--allow-any');
   for (const rule of opts.exit ?? []) args.push('--exit', rule);
   const proc = spawnEtt(cleanup, args);
   const line = await proc.waitForLine(/ett:\/\//);
