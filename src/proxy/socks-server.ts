@@ -8,9 +8,16 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { ERROR_TABLE, SOCKS4_GRANTED, SOCKS5_SUCCEEDED, TunnelError, toTunnelError } from '../errors.js';
+import {
+  ERROR_TABLE,
+  SOCKS4_GRANTED,
+  SOCKS5_SUCCEEDED,
+  TunnelError,
+  toTunnelError,
+  type ErrorCode,
+} from '../errors.js';
 import { resetSocket, splice } from '../link/splice.js';
-import { formatTarget } from '../wire/address.js';
+import { formatTarget, type Target } from '../wire/address.js';
 import type { Decoded } from '../wire/decoded.js';
 import {
   CMD_CONNECT,
@@ -103,19 +110,9 @@ async function socks5(conn: PortConnection, reader: HeadReader): Promise<void> {
     refuse(encodeReply(ERROR_TABLE['command-unsupported'].socks5));
     return;
   }
-  const pipelined = reader.release();
-  const where = formatTarget(request.target);
-  let stream;
-  try {
-    stream = await conn.dial(request.target);
-  } catch (err) {
-    const e = toTunnelError(err);
-    opts.log.debug(`${conn.label}: socks5 ${where}: ${e.code}: ${e.message}`);
-    conn.replyAndClose(encodeReply(ERROR_TABLE[e.code].socks5));
-    return;
-  }
-  socket.write(encodeReply(SOCKS5_SUCCEEDED));
-  join(conn, stream, pipelined, `socks5 ${where}`);
+  await connectAndJoin(conn, reader, request.target, 'socks5', (code) =>
+    encodeReply(code === null ? SOCKS5_SUCCEEDED : ERROR_TABLE[code].socks5),
+  );
 }
 
 async function socks4(conn: PortConnection, reader: HeadReader): Promise<void> {
@@ -146,19 +143,35 @@ async function socks4(conn: PortConnection, reader: HeadReader): Promise<void> {
     refuse(encodeSocks4Reply(ERROR_TABLE['command-unsupported'].socks4));
     return;
   }
+  await connectAndJoin(conn, reader, request.target, 'socks4', (code) =>
+    encodeSocks4Reply(code === null ? SOCKS4_GRANTED : ERROR_TABLE[code].socks4),
+  );
+}
+
+/**
+ * The end both SOCKS versions share: dial the target, answer with `reply(null)` on success or
+ * `reply(code)` on failure (then close), and join the app to the stream. Never throws.
+ */
+async function connectAndJoin(
+  conn: PortConnection,
+  reader: HeadReader,
+  target: Target,
+  proto: 'socks5' | 'socks4',
+  reply: (code: ErrorCode | null) => Uint8Array,
+): Promise<void> {
   const pipelined = reader.release();
-  const where = formatTarget(request.target);
+  const where = `${proto} ${formatTarget(target)}`;
   let stream;
   try {
-    stream = await conn.dial(request.target);
+    stream = await conn.dial(target);
   } catch (err) {
     const e = toTunnelError(err);
-    opts.log.debug(`${conn.label}: socks4 ${where}: ${e.code}: ${e.message}`);
-    conn.replyAndClose(encodeSocks4Reply(ERROR_TABLE[e.code].socks4));
+    conn.opts.log.debug(`${conn.label}: ${where}: ${e.code}: ${e.message}`);
+    conn.replyAndClose(reply(e.code));
     return;
   }
-  conn.socket.write(encodeSocks4Reply(SOCKS4_GRANTED));
-  join(conn, stream, pipelined, `socks4 ${where}`);
+  conn.socket.write(reply(null));
+  join(conn, stream, pipelined, where);
 }
 
 // The reply has been written; bytes the app sent early go into the stream first, then splice takes over
