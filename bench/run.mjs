@@ -10,7 +10,7 @@
 //   SCENARIOS=1relay,3relay
 //   BENCH_PROF_DIR=/tmp/prof   write a V8 CPU profile of every ett process there (node --cpu-prof)
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readFileSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +28,7 @@ const TICK = 100; // clock ticks per second (getconf CLK_TCK on Linux)
 
 const children = [];
 const dir = mkdtempSync(join(tmpdir(), 'ett-bench-'));
+let keepDir = false; // set when a daemon died: its log stays for reading
 
 function start(args, match) {
   const prof = process.env.BENCH_PROF_DIR
@@ -46,8 +47,20 @@ function start(args, match) {
         resolve({ child, m });
       }
     });
-    child.stderr.on('data', () => {});
-    child.once('exit', (code) => reject(new Error(`${args[1]} exited ${code}`)));
+    // Keep each process's log: a daemon that dies mid-run must say why.
+    const log = createWriteStream(
+      join(dir, `${args.find((a) => a === 'relay' || a === 'client')}-${child.pid}.log`),
+    );
+    child.stderr.pipe(log);
+    child.once('exit', (code, signal) => {
+      if (code !== 0 && signal !== 'SIGTERM') {
+        process.stderr.write(
+          `bench: ${args[1]} (pid ${child.pid}) exited ${code ?? signal}; log: ${log.path}\n`,
+        );
+        keepDir = true;
+      }
+      reject(new Error(`${args[1]} exited ${code ?? signal}`));
+    });
   });
 }
 
@@ -79,6 +92,12 @@ function socksConnect(port, targetPort) {
     const s = net.connect({ host: '127.0.0.1', port, noDelay: true });
     let buf = Buffer.alloc(0);
     let stage = 0;
+    // Every handshake settles: on error, on a close without a reply, or at a deadline.
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new Error(`no SOCKS reply (stage ${stage}) in 30 s`));
+    }, 30_000);
+    s.once('close', () => reject(new Error(`closed during the SOCKS handshake (stage ${stage})`)));
     s.on('error', reject);
     s.on('connect', () => s.write(Buffer.from([5, 1, 0])));
     const onData = (c) => {
@@ -95,6 +114,7 @@ function socksConnect(port, targetPort) {
         s.write(req);
       }
       if (stage === 1 && buf.length >= 10) {
+        clearTimeout(timer);
         if (buf[1] !== 0) return reject(new Error(`SOCKS reply ${buf[1]}`));
         s.off('data', onData);
         s.off('error', reject);
@@ -195,6 +215,7 @@ async function burst(port, tport) {
 async function idle(port, tport, pids) {
   if (IDLE_N === 0) return null;
   const socks = [];
+  const errors = new Map();
   let fail = 0;
   for (let i = 0; i < IDLE_N; i += 200) {
     const batch = await Promise.allSettled(
@@ -202,9 +223,13 @@ async function idle(port, tport, pids) {
     );
     for (const r of batch) {
       if (r.status === 'fulfilled') socks.push(r.value);
-      else fail++;
+      else {
+        fail++;
+        errors.set(r.reason.message, (errors.get(r.reason.message) ?? 0) + 1);
+      }
     }
   }
+  if (errors.size) process.stderr.write(`bench: idle stream failures: ${JSON.stringify([...errors])}\n`);
   const rss = pids.map(
     (pid) => Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)[1]) / 1024,
   );
@@ -255,17 +280,28 @@ async function scenario(name, hops, tport) {
   const pids = [cl.pid, ...relays.map((r) => r.child.pid)];
   await latency(port, tport); // warm-up: builds the circuit
   const res = { scenario: name, hops };
+  const phase = (p) => process.stderr.write(`bench: ${name}: ${p}\n`);
   let c0 = cpuSeconds(pids);
+  phase('bulk down');
   res.downSecs = await bulkDown(port, tport);
   res.downCpu = cpuSeconds(pids) - c0;
   c0 = cpuSeconds(pids);
+  phase('bulk up');
   res.upSecs = await bulkUp(port, tport);
   res.upCpu = cpuSeconds(pids) - c0;
+  phase('latency');
   res.latency = await latency(port, tport);
+  phase('burst');
   res.burst = await burst(port, tport);
+  phase('idle streams');
   res.idle = await idle(port, tport, pids);
   res.peakRssMiB = pids.map((pid) => Math.round(peakRssMiB([pid])));
+  phase('stopping');
   const procs = [cl, ...relays.map((r) => r.child)];
+  const slow = setTimeout(() => {
+    const left = procs.filter((p) => p.exitCode === null && p.signalCode === null).map((p) => p.pid);
+    process.stderr.write(`bench: still running 10 s after SIGTERM: ${left.join(', ')}\n`);
+  }, 10_000);
   await Promise.all(
     procs.map(
       (p) =>
@@ -276,6 +312,7 @@ async function scenario(name, hops, tport) {
         }),
     ),
   );
+  clearTimeout(slow);
   return res;
 }
 
@@ -319,5 +356,5 @@ main()
   })
   .finally(() => {
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
+    if (!keepDir) rmSync(dir, { recursive: true, force: true });
   });

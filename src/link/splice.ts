@@ -45,16 +45,26 @@ export function splice(socket: Socket, stream: Duplex, onDone?: (err?: Error) =>
   });
 }
 
-/** Destroys a TCP socket with RST where the platform allows it (net.Socket#resetAndDestroy), else plainly. */
+/**
+ * Destroys a TCP socket with RST (net.Socket#resetAndDestroy) so the application sees ECONNRESET, where
+ * that is possible; else destroys it plainly. Never throws.
+ *
+ * Not after end(): resetAndDestroy closes through uv_tcp_close_reset, which libuv refuses (EINVAL) while
+ * the shutdown end() issued (our FIN) has not completed; Node then drops the handle without closing it,
+ * so the socket never closes and the process can never exit (seen: a relay that would not stop after
+ * 10 000 streams were torn down). Once we have ended our side the application has been told our
+ * direction ended; a plain close is what is left. Not while connecting either (resetAndDestroy would
+ * wait for a connect that may never come).
+ */
 export function resetSocket(socket: Socket): void {
   if (socket.destroyed) return;
-  const s = socket as Socket & { resetAndDestroy?: () => Socket };
-  if (typeof s.resetAndDestroy === 'function' && (socket as unknown as { _handle?: unknown })._handle) {
+  const s = socket as Socket & { resetAndDestroy?: () => Socket; _handle?: unknown };
+  if (typeof s.resetAndDestroy === 'function' && s._handle && !socket.writableEnded && !socket.connecting) {
     try {
       s.resetAndDestroy();
       return;
     } catch {
-      // fall through: not a TCP handle (e.g. a TLS socket over a stream)
+      // not a TCP handle (e.g. a TLS socket over a stream): a plain close below
     }
   }
   socket.destroy();
