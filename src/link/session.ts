@@ -47,6 +47,8 @@ export interface SessionOptions {
 }
 
 const MAX_STREAM_ID = 0xffff_ffff;
+/** Bytes queued on the link's socket beyond which stream writers wait for 'drain'. */
+const LINK_WRITE_QUEUE = 1024 * 1024;
 
 export class Session extends EventEmitter implements StreamHost {
   readonly streamWindowMax: number;
@@ -266,7 +268,9 @@ export class Session extends EventEmitter implements StreamHost {
   }
 
   whenWritable(cb: () => void): void {
-    if (this.closed || !this.socket.writableNeedDrain) cb();
+    // Writers are held back only once a good batch is queued on the link (LINK_WRITE_QUEUE), not at
+    // the TLS socket's 16 KiB high-water mark: that would make every 64 KiB frame stop-and-wait.
+    if (this.closed || this.socket.writableLength < LINK_WRITE_QUEUE) cb();
     else this.drainWaiters.push(cb);
   }
 
