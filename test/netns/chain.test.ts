@@ -174,7 +174,7 @@ describe('three-hop chain in network namespaces', () => {
       if (finished)
         assert.fail(`the download ended before relay 2 was killed: ${(await download.done).stderr}`);
       const atKill = download.received();
-      r2.proc.kill('SIGKILL');
+      r2.proc.signal('SIGKILL');
       const exit = await r2.proc.exited;
       assert.equal(exit.signal, 'SIGKILL');
 

@@ -4,13 +4,12 @@
 // route or forwarding: each reaches only its direct neighbours. The host's own network is never touched:
 // veth pairs are created straight into their namespaces (`ip -n A link add … peer … netns B`).
 
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { createInterface } from 'node:readline';
-import { CHILD_ENV, REPO_ROOT, sleep, withDeadline, type Cleanup } from './proc.js';
+import { CHILD_ENV, Proc, REPO_ROOT, type Cleanup } from './proc.js';
 
 export const HOSTS = ['client', 'r1', 'r2', 'r3', 'target'] as const;
 export type Host = (typeof HOSTS)[number];
@@ -201,97 +200,10 @@ export class Topology {
   }
 }
 
-/** A process inside a namespace, with its stdout lines and the tail of its stderr lines. */
-export class NsProcess {
-  readonly child: ChildProcess;
-  readonly pid: number;
-  readonly lines: string[] = [];
-  readonly errLines: string[] = [];
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  private done = false;
-  private readonly waiters = new Set<() => void>();
-
+/** A process inside a namespace (`ip netns exec NS ARGV…`); see Proc for what it offers. */
+export class NsProcess extends Proc {
   constructor(ns: string, argv: string[]) {
-    this.child = spawn('ip', ['netns', 'exec', ns, ...argv], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: CHILD_ENV,
-    });
-    if (this.child.pid === undefined) throw new Error(`could not spawn ${argv[0]} in ${ns}`);
-    this.pid = this.child.pid;
-    live.add(this.pid);
-    this.exited = new Promise((resolve) => {
-      this.child.once('exit', (code, signal) => {
-        live.delete(this.pid);
-        this.done = true;
-        this.notify();
-        resolve({ code, signal });
-      });
-    });
-    createInterface({ input: this.child.stdout! }).on('line', (line) => {
-      this.lines.push(line);
-      this.notify();
-    });
-    createInterface({ input: this.child.stderr! }).on('line', (line) => {
-      this.errLines.push(line);
-      if (this.errLines.length > 400) this.errLines.shift();
-      this.notify();
-    });
-  }
-
-  get alive(): boolean {
-    return !this.done;
-  }
-
-  stderr(): string {
-    return this.errLines.join('\n');
-  }
-
-  private notify(): void {
-    for (const w of this.waiters) w();
-  }
-
-  /** The first line (stdout, or stderr) matching re; rejects if the process exits first or on timeout. */
-  waitForLine(re: RegExp, opts: { stderr?: boolean; timeoutMs?: number } = {}): Promise<string> {
-    const source = opts.stderr ? this.errLines : this.lines;
-    const timeoutMs = opts.timeoutMs ?? 15_000;
-    return new Promise((resolve, reject) => {
-      const check = (): void => {
-        const hit = source.find((l) => re.test(l));
-        if (hit !== undefined) finish(null, hit);
-        else if (this.done) finish(new Error(`pid ${this.pid} exited before ${re}: ${this.stderr()}`));
-      };
-      const timer = setTimeout(
-        () => finish(new Error(`no line ${re} within ${timeoutMs} ms: ${this.stderr()}`)),
-        timeoutMs,
-      );
-      const finish = (err: Error | null, line?: string): void => {
-        clearTimeout(timer);
-        this.waiters.delete(check);
-        if (err) reject(err);
-        else resolve(line!);
-      };
-      this.waiters.add(check);
-      check();
-    });
-  }
-
-  /** Sends a signal to this PID (no-op once it has exited). */
-  kill(sig: NodeJS.Signals): void {
-    if (this.done) return;
-    try {
-      process.kill(this.pid, sig);
-    } catch {
-      // exited meanwhile
-    }
-  }
-
-  /** SIGTERM, then SIGKILL if still alive after graceMs; resolves once it has exited. */
-  async stop(graceMs = 5_000): Promise<void> {
-    if (this.done) return;
-    this.kill('SIGTERM');
-    if (await Promise.race([this.exited.then(() => true), sleep(graceMs).then(() => false)])) return;
-    this.kill('SIGKILL');
-    await withDeadline(this.exited, 5_000, `pid ${this.pid} to exit after SIGKILL`);
+    super('ip', ['netns', 'exec', ns, ...argv]);
   }
 }
 

@@ -149,22 +149,23 @@ export interface Exit {
   readonly signal: NodeJS.Signals | null;
 }
 
-/** A running `bin/ett` child, with its stdout lines and the tail of its stderr. */
-export class EttProcess {
+/**
+ * A child process we started, with its stdout lines and its last stderr lines; stopped only by its own
+ * PID (the tests' rule), and killed by the exit hook above if the test process dies first.
+ */
+export class Proc {
   readonly child: ChildProcess;
   readonly pid: number;
   readonly lines: string[] = [];
+  /** The last 400 lines of stderr. */
+  readonly errLines: string[] = [];
   readonly exited: Promise<Exit>;
   private exit: Exit | undefined;
-  private stderrText = '';
   private readonly waiters = new Set<() => void>();
 
-  constructor(args: string[]) {
-    this.child = spawn(process.execPath, [ETT, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: CHILD_ENV,
-    });
-    if (this.child.pid === undefined) throw new Error('could not spawn bin/ett');
+  constructor(command: string, args: string[]) {
+    this.child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: CHILD_ENV });
+    if (this.child.pid === undefined) throw new Error(`could not spawn ${command}`);
     this.pid = this.child.pid;
     live.add(this.pid);
     this.exited = new Promise((resolve) => {
@@ -179,8 +180,10 @@ export class EttProcess {
       this.lines.push(line);
       this.notify();
     });
-    this.child.stderr!.on('data', (chunk: Buffer) => {
-      this.stderrText = (this.stderrText + chunk.toString('utf8')).slice(-16_384);
+    createInterface({ input: this.child.stderr! }).on('line', (line) => {
+      this.errLines.push(line);
+      if (this.errLines.length > 400) this.errLines.shift();
+      this.notify();
     });
   }
 
@@ -188,27 +191,31 @@ export class EttProcess {
     return this.exit === undefined;
   }
 
-  /** The last 16 KiB of stderr, for assertion messages. */
+  /** The last stderr lines, for assertion messages. */
   stderr(): string {
-    return this.stderrText;
+    return this.errLines.join('\n');
   }
 
   private notify(): void {
     for (const w of this.waiters) w();
   }
 
-  /** The first stdout line matching re; rejects if the process exits first or after timeoutMs. */
-  waitForLine(re: RegExp, timeoutMs = 15_000): Promise<string> {
+  /** The first stdout (or stderr) line matching re; rejects if the process exits first or on timeout. */
+  waitForLine(re: RegExp, opts: { stderr?: boolean; timeoutMs?: number } = {}): Promise<string> {
+    const source = opts.stderr ? this.errLines : this.lines;
+    const timeoutMs = opts.timeoutMs ?? 15_000;
     return new Promise((resolve, reject) => {
       const check = (): void => {
-        const hit = this.lines.find((l) => re.test(l));
-        if (hit !== undefined) return finish(null, hit);
-        if (this.exit) {
-          finish(new Error(`ett exited (${JSON.stringify(this.exit)}) before ${re}: ${this.stderrText}`));
+        const hit = source.find((l) => re.test(l));
+        if (hit !== undefined) finish(null, hit);
+        else if (this.exit) {
+          finish(
+            new Error(`pid ${this.pid} exited (${JSON.stringify(this.exit)}) before ${re}: ${this.stderr()}`),
+          );
         }
       };
       const timer = setTimeout(
-        () => finish(new Error(`no stdout line ${re} within ${timeoutMs} ms: ${this.stderrText}`)),
+        () => finish(new Error(`no line ${re} within ${timeoutMs} ms: ${this.stderr()}`)),
         timeoutMs,
       );
       const finish = (err: Error | null, line?: string): void => {
@@ -240,6 +247,13 @@ export class EttProcess {
     if (first) return first;
     this.signal('SIGKILL');
     return withDeadline(this.exited, 5_000, `pid ${this.pid} to exit after SIGKILL`);
+  }
+}
+
+/** A running `bin/ett ARGS`. */
+export class EttProcess extends Proc {
+  constructor(args: string[]) {
+    super(process.execPath, [ETT, ...args]);
   }
 }
 
