@@ -64,12 +64,18 @@ export function parseHostPattern(text: string): HostPattern {
       `host pattern "${text}" may hold only letters, digits, '.', '-', '_' and '*'`,
     );
   }
-  if (t.startsWith('.')) {
-    if (t.includes('*')) throw new TunnelError('config', `host pattern "${text}": '.suffix' takes no '*'`);
-    return { kind: 'suffix', text: t.slice(1) };
+  const suffix = t.startsWith('.');
+  const name = suffix ? t.slice(1) : t;
+  // One trailing dot (the root) is allowed and dropped above; any other empty label is a typo that
+  // would make a rule that never matches.
+  if (name.split('.').some((label) => label === '')) {
+    throw new TunnelError('config', `host pattern "${text}" has an empty label`);
   }
-  if (t.includes('..')) throw new TunnelError('config', `host pattern "${text}" has an empty label`);
-  return { kind: t.includes('*') ? 'glob' : 'exact', text: t };
+  if (suffix) {
+    if (name.includes('*')) throw new TunnelError('config', `host pattern "${text}": '.suffix' takes no '*'`);
+    return { kind: 'suffix', text: name };
+  }
+  return { kind: name.includes('*') ? 'glob' : 'exact', text: name };
 }
 
 const globCache = new Map<string, RegExp>();
