@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { Cleanup, curl, startTunnel, waitFor, type Tunnel } from '../support/proc.js';
+import { Cleanup, curl, httpStatusVia, startTunnel, waitFor, type Tunnel } from '../support/proc.js';
 import { sha256, startHttpTarget, testBody, type HttpTarget } from '../support/servers.js';
 import { socks5Connect } from '../support/socks.js';
 
@@ -102,16 +102,8 @@ describe('default policy (relay given only --allow)', () => {
   }
 
   test('the HTTP proxy front-end answers a refusal with 403', { timeout: 60_000 }, async () => {
-    const r = await curl([
-      '-x',
-      `http://${tunnel.client.proxy}`,
-      '-o',
-      '/dev/null',
-      '-w',
-      '%{http_code}',
-      `http://127.1:${target.port}/`,
-    ]);
-    assert.equal(r.stdout.toString(), '403', r.stderr);
+    const r = await httpStatusVia(tunnel.client.proxy, `http://127.1:${target.port}/`);
+    assert.equal(r.status, '403', r.stderr);
     const c = await curl(['-p', '-x', `http://${tunnel.client.proxy}`, `http://127.0.0.1:${target.port}/`]);
     assert.notEqual(c.code, 0);
     assert.match(c.stderr, /403/);

@@ -7,6 +7,7 @@ import { after, before, test } from 'node:test';
 import {
   Cleanup,
   curl,
+  httpStatusVia,
   startClient,
   startRelay,
   startTunnel,
@@ -84,16 +85,8 @@ test('a policy refusal reaches curl: a port the exit rule does not accept', { ti
   const r = await curl(['--socks5-hostname', tunnel.client.proxy, `http://127.0.0.1:${other.port}/`]);
   assert.equal(r.code, 97, `expected curl's proxy error 97: ${r.stderr}`);
   assert.match(r.stderr, /\(2\)/, 'SOCKS5 reply 2: not allowed by ruleset');
-  const h = await curl([
-    '-x',
-    `http://${tunnel.client.proxy}`,
-    '-o',
-    '/dev/null',
-    '-w',
-    '%{http_code}',
-    `http://127.0.0.1:${other.port}/`,
-  ]);
-  assert.equal(h.stdout.toString(), '403', 'HTTP proxy answers a policy refusal with 403');
+  const h = await httpStatusVia(tunnel.client.proxy, `http://127.0.0.1:${other.port}/`);
+  assert.equal(h.status, '403', 'HTTP proxy answers a policy refusal with 403');
   assert.equal(other.connections(), 0, 'the refused target saw no connection');
 });
 

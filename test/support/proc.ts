@@ -114,6 +114,12 @@ export function curl(args: string[], timeoutMs = 45_000): Promise<RunResult> {
   return run(CURL, ['-q', '-sS', '--max-time', maxTime, ...args], timeoutMs);
 }
 
+/** The HTTP status curl gets for url through the HTTP proxy at proxy (HOST:PORT), as text ('000' if none). */
+export async function httpStatusVia(proxy: string, url: string): Promise<RunResult & { status: string }> {
+  const r = await curl(['-x', `http://${proxy}`, '-o', '/dev/null', '-w', '%{http_code}', url]);
+  return { ...r, status: r.stdout.toString() };
+}
+
 export interface Key {
   readonly file: string;
   /** Pin as `ett keygen` printed it (base64). */
