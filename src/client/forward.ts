@@ -2,7 +2,7 @@
 // forward's own path (a route, a group, or direct). Half-close and resets cross as on the mixed port.
 
 import * as net from 'node:net';
-import { ERROR_TABLE, TunnelError, toTunnelError } from '../errors.js';
+import { TunnelError, toTunnelError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { resetSocket, splice } from '../link/splice.js';
 import { formatTarget, type Target } from '../wire/address.js';
@@ -40,9 +40,7 @@ export async function startForward(forward: Forward, router: Router, log: Logger
       },
       (err: unknown) => {
         const e = toTunnelError(err);
-        log.info(
-          `forward to ${formatTarget(forward.to)}: ${e.code} (${e.message}); socks-equivalent 0x${ERROR_TABLE[e.code].socks5.toString(16)}`,
-        );
+        log.info(`forward to ${formatTarget(forward.to)}: ${e.code} (${e.message})`);
         resetSocket(socket);
       },
     );
