@@ -19,6 +19,8 @@ export interface Limits {
   readonly pingIntervalMs: number;
   /** A PING not answered within this is a dead link, ms. */
   readonly pingTimeoutMs: number;
+  /** PING requests a peer may send in one second; more is a flood and closes its link. */
+  readonly pingsPerSecondMax: number;
   /** The exit's TCP connect deadline (all approved addresses together), ms. */
   readonly connectTimeoutMs: number;
   /** The client's deadline for a stream's result (OPEN sent → ACK received), ms. */
@@ -44,6 +46,7 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   linkBufferedMax: 64 * 1024 * 1024,
   pingIntervalMs: 15_000,
   pingTimeoutMs: 10_000,
+  pingsPerSecondMax: 50,
   connectTimeoutMs: 10_000,
   openTimeoutMs: 30_000,
   requestHeadMax: 16 * 1024,

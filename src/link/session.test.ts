@@ -320,3 +320,27 @@ test('shutdown: GO_AWAY, then what is still running after the grace is reset', a
   assert.equal(err.code, 'link-down');
   p.done();
 });
+
+test('a PING flood closes the offending link; PINGs within the limit are answered', async () => {
+  const ping = (n: number): Buffer => encodeHeader(TYPE_PING, FLAG_SYN, 0, n);
+  await expectProtocolClose(
+    Array.from({ length: 60 }, (_, i) => ping(i)),
+    /PING flood: over 50 in 1 s/,
+  );
+  const p = await sessionPair();
+  try {
+    const back: Buffer[] = [];
+    p.rawClient.removeAllListeners('data');
+    p.rawClient.on('data', (c: Buffer) => back.push(c));
+    for (let i = 0; i < 40; i++) p.rawClient.write(ping(1000 + i));
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(p.server.alive, true, 'forty PINGs in a second are not a flood');
+    // PING|ACK echoing 1039 (0x40f), the 40th request
+    assert.ok(
+      Buffer.concat(back).includes(Buffer.from('00020002000000000000040f', 'hex')),
+      'the 40th was answered',
+    );
+  } finally {
+    p.done();
+  }
+});

@@ -70,6 +70,8 @@ export class Session extends EventEmitter implements StreamHost {
   private pingTimer: NodeJS.Timeout | null = null;
   private pingDeadline: NodeJS.Timeout | null = null;
   private idleSweep: NodeJS.Timeout | null = null;
+  private pingsWindowStart = 0; // the peer's PING requests counted per one-second window
+  private pingsInWindow = 0;
 
   constructor(
     private readonly socket: Duplex,
@@ -231,6 +233,16 @@ export class Session extends EventEmitter implements StreamHost {
 
   private onPing(f: Frame): void {
     if (f.flags & FLAG_SYN) {
+      // Every answer costs us a frame: a peer that asks more than pingsPerSecondMax times a second is
+      // flooding, not keeping the link alive (we ask once per pingIntervalMs).
+      const now = performance.now();
+      if (now - this.pingsWindowStart >= 1000) {
+        this.pingsWindowStart = now;
+        this.pingsInWindow = 0;
+      }
+      if (++this.pingsInWindow > this.opts.limits.pingsPerSecondMax) {
+        return this.protocolError(`PING flood: over ${this.opts.limits.pingsPerSecondMax} in 1 s`);
+      }
       this.sendFrame(TYPE_PING, FLAG_ACK, 0, f.length);
     } else if (f.flags & FLAG_ACK && this.pingOutstanding && f.length === this.pingId) {
       this.pingOutstanding = false;
