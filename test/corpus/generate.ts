@@ -8,6 +8,16 @@ import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type {
+  ConfigEntry,
+  HttpEntry,
+  IpEntry,
+  MuxEntry,
+  S4Entry,
+  S5Decoder,
+  S5Entry,
+  TextEntry,
+} from './entries.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 // dist/test/corpus -> test/corpus
@@ -61,18 +71,6 @@ const BAD_VERSIONS = [0x00, 0x01, 0x02, 0x03, 0x06, 0x15, 0x16, 0x43, 0x47, 0x50
 // ---------------------------------------------------------------------------------------------------
 // SOCKS5 (RFC 1928, RFC 1929). expect: an ErrorCode, "need-more", or "ok" (accepted by the decoder;
 // the front-end then answers with `reply`).
-type S5Decoder = 'methods' | 'userpass' | 'request';
-interface S5Entry {
-  name: string;
-  decoder: S5Decoder;
-  hex: string;
-  expect: string;
-  /** SOCKS5 reply byte the front-end sends (errors.ts table / RFC 1928 §6); absent for need-more. */
-  reply?: number;
-  /** For "ok" requests: the decoded host and command. */
-  host?: string;
-  command?: number;
-}
 const S5_REPLY: Record<string, number> = { 'bad-request': 0x01, 'address-type': 0x08, 'auth-failed': 0x02 };
 function socks5(): S5Entry[] {
   const out: S5Entry[] = [];
@@ -252,16 +250,6 @@ function socks5(): S5Entry[] {
 
 // ---------------------------------------------------------------------------------------------------
 // SOCKS4/4a. maxLength bounds USERID and HOST.
-interface S4Entry {
-  name: string;
-  hex: string;
-  maxLength: number;
-  expect: string;
-  /** SOCKS4 reply the front-end sends: 0x5b for every refusal. */
-  reply?: number;
-  host?: string;
-  socks4a?: boolean;
-}
 function socks4(): S4Entry[] {
   const out: S4Entry[] = [];
   const M = 16;
@@ -360,18 +348,6 @@ function socks4(): S4Entry[] {
 
 // ---------------------------------------------------------------------------------------------------
 // Multiplexer frames (DESIGN.md §4.6 items 1-4: what the codec alone can see) and OPEN headers.
-interface MuxEntry {
-  name: string;
-  kind: 'header' | 'decoder' | 'open';
-  hex: string;
-  /** decoder: chunk sizes to feed (the rest in one last chunk). */
-  chunks?: number[];
-  expect: string;
-  /** decoder "ok": how many frames come out. */
-  frames?: number;
-  /** open: the mux result byte the exit answers with. */
-  result?: number;
-}
 function mux(): MuxEntry[] {
   const out: MuxEntry[] = [];
   const hdr = (ver: number, type: number, flags: number, id: number, len: number): string => {
@@ -541,15 +517,6 @@ const PIN_BYTES = createHash('sha256').update('ett corpus').digest();
 const PIN = PIN_BYTES.toString('base64');
 const PIN_URL = PIN_BYTES.toString('base64url');
 
-interface TextEntry {
-  name: string;
-  text: string;
-  expect: string;
-  /** A fragment of the error message. */
-  message?: string;
-  /** A known bug in src/: replayed as a node:test todo. */
-  todo?: string;
-}
 function shareStrings(): TextEntry[] {
   const out: TextEntry[] = [];
   const bad = (name: string, text: string, message: string): void => {
@@ -680,14 +647,6 @@ function targets(): TextEntry[] {
   return out;
 }
 
-interface IpEntry {
-  name: string;
-  text: string;
-  /** parseIp's answer: canonical text, or null. */
-  strict: string | null;
-  /** parseIpLoose's answer. */
-  loose: string | null;
-}
 function ipLiterals(): IpEntry[] {
   const out: IpEntry[] = [];
   const both = (text: string, strict: string | null, loose: string | null): void => {
@@ -942,13 +901,6 @@ function hostPatterns(): TextEntry[] {
 
 // ---------------------------------------------------------------------------------------------------
 // Config files. `message` must appear in the error; $FILE stands for the config file's path.
-interface ConfigEntry {
-  name: string;
-  role: 'relay' | 'client';
-  toml: string;
-  expect: 'config';
-  message: string;
-}
 function configs(): ConfigEntry[] {
   const out: ConfigEntry[] = [];
   const R = `key = "relay.key"\nlisten = "0.0.0.0:7000"\nallow_any = true\n`;
@@ -1314,19 +1266,6 @@ function configs(): ConfigEntry[] {
 // HTTP proxy request heads, replayed at a real mixed port. {origin} is an echo origin's port on
 // 127.0.0.1 that only the test dialer reaches (as echo.test or 127.0.0.1). `statuses`: the status codes
 // answered, in order; `closed`: the port must close the connection; `targets`: what was dialed.
-interface HttpEntry {
-  name: string;
-  /** The bytes to send, as text (JSON escapes); or `hex`. */
-  raw?: string;
-  hex?: string;
-  /** Send a FIN after the bytes. */
-  fin?: boolean;
-  /** A known bug in src/: replayed as a node:test todo. */
-  todo?: string;
-  statuses: number[];
-  closed: boolean;
-  targets: string[];
-}
 function httpHeads(): HttpEntry[] {
   const out: HttpEntry[] = [];
   const E = 'echo.test:{origin}';

@@ -31,14 +31,19 @@ import { formatIp, parseIp, parseIpLoose } from '../../src/wire/ip.js';
 import { normalizePin, parseShareString } from '../../src/wire/share-string.js';
 import { decodeSocks4Request } from '../../src/wire/socks4.js';
 import { decodeMethodSelection, decodeRequest, decodeUserPassRequest } from '../../src/wire/socks5.js';
+import type {
+  Base,
+  ConfigEntry,
+  HttpEntry,
+  IpEntry,
+  MuxEntry,
+  S4Entry,
+  S5Entry,
+  TextEntry,
+} from './entries.js';
 
 // dist/test/corpus -> test/corpus (the JSON is data, not compiled)
 const CORPUS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'corpus');
-
-interface Base {
-  readonly name: string;
-  readonly todo?: string;
-}
 
 function load<E extends Base>(file: string): E[] {
   const doc = JSON.parse(readFileSync(join(CORPUS, file), 'utf8')) as { entries: E[] };
@@ -99,14 +104,6 @@ function expectCode(say: string, got: ReturnType<typeof outcome>, code: string, 
 
 // ---- SOCKS5 ----------------------------------------------------------------------------------------
 
-interface S5Entry extends Base {
-  decoder: 'methods' | 'userpass' | 'request';
-  hex: string;
-  expect: string;
-  reply?: number;
-  host?: string;
-  command?: number;
-}
 const S5_DECODERS = {
   methods: decodeMethodSelection,
   userpass: decodeUserPassRequest,
@@ -133,14 +130,6 @@ replay<S5Entry>('socks5.json', (e, say) => {
 
 // ---- SOCKS4 ----------------------------------------------------------------------------------------
 
-interface S4Entry extends Base {
-  hex: string;
-  maxLength: number;
-  expect: string;
-  reply?: number;
-  host?: string;
-  socks4a?: boolean;
-}
 replay<S4Entry>('socks4.json', (e, say) => {
   const got = outcome(say, () => decodeSocks4Request(bytes(e.hex), e.maxLength));
   if (e.expect === 'need-more') {
@@ -160,14 +149,6 @@ replay<S4Entry>('socks4.json', (e, say) => {
 
 // ---- multiplexer -------------------------------------------------------------------------------------
 
-interface MuxEntry extends Base {
-  kind: 'header' | 'decoder' | 'open';
-  hex: string;
-  chunks?: number[];
-  expect: string;
-  frames?: number;
-  result?: number;
-}
 replay<MuxEntry>('mux-frames.json', (e, say) => {
   const buf = bytes(e.hex);
   if (e.kind === 'header') {
@@ -197,11 +178,6 @@ replay<MuxEntry>('mux-frames.json', (e, say) => {
 
 // ---- text parsers ------------------------------------------------------------------------------------
 
-interface TextEntry extends Base {
-  text: string;
-  expect: string;
-  message?: string;
-}
 const textReplay = (file: string, parse: (text: string, e: TextEntry) => unknown): void =>
   replay<TextEntry>(file, (e, say) => {
     const got = outcome(say, () => parse(e.text, e));
@@ -216,11 +192,6 @@ textReplay('targets.json', parseTarget);
 textReplay('exit-rules.json', parseExitRule);
 textReplay('host-patterns.json', parseHostPattern);
 
-interface IpEntry extends Base {
-  text: string;
-  strict: string | null;
-  loose: string | null;
-}
 replay<IpEntry>('ip-literals.json', (e, say) => {
   const strict = parseIp(e.text);
   const loose = parseIpLoose(e.text);
@@ -230,12 +201,6 @@ replay<IpEntry>('ip-literals.json', (e, say) => {
 
 // ---- config files ------------------------------------------------------------------------------------
 
-interface ConfigEntry extends Base {
-  role: 'relay' | 'client';
-  toml: string;
-  expect: 'config';
-  message: string;
-}
 describe('config corpus', () => {
   let dir: string;
   before(async () => {
@@ -266,15 +231,6 @@ describe('config corpus', () => {
 });
 
 // ---- HTTP heads at a real mixed port -------------------------------------------------------------------
-
-interface HttpEntry extends Base {
-  raw?: string;
-  hex?: string;
-  fin?: boolean;
-  statuses: number[];
-  closed: boolean;
-  targets: string[];
-}
 
 interface Exchange {
   statuses: number[];

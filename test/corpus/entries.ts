@@ -1,0 +1,77 @@
+// The shapes of the corpus entries: written by generate.ts, read by replay.test.ts. One
+// declaration, so the generator and the replayer cannot drift apart. (Not a *.test.ts file:
+// importing it runs no tests.)
+
+/** What every entry has: a name for messages, and a known src/ bug that replays it as a todo. */
+export interface Base {
+  readonly name: string;
+  readonly todo?: string;
+}
+
+export type S5Decoder = 'methods' | 'userpass' | 'request';
+
+export interface S5Entry extends Base {
+  decoder: S5Decoder;
+  hex: string;
+  expect: string;
+  /** SOCKS5 reply byte the front-end sends (errors.ts table / RFC 1928 §6); absent for need-more. */
+  reply?: number;
+  /** For "ok" requests: the decoded host and command. */
+  host?: string;
+  command?: number;
+}
+
+export interface S4Entry extends Base {
+  hex: string;
+  maxLength: number;
+  expect: string;
+  /** SOCKS4 reply the front-end sends: 0x5b for every refusal. */
+  reply?: number;
+  host?: string;
+  socks4a?: boolean;
+}
+
+export interface MuxEntry extends Base {
+  kind: 'header' | 'decoder' | 'open';
+  hex: string;
+  /** decoder: chunk sizes to feed (the rest in one last chunk). */
+  chunks?: number[];
+  expect: string;
+  /** decoder "ok": how many frames come out. */
+  frames?: number;
+  /** open: the mux result byte the exit answers with. */
+  result?: number;
+}
+
+export interface TextEntry extends Base {
+  text: string;
+  expect: string;
+  /** A fragment of the error message. */
+  message?: string;
+}
+
+export interface IpEntry extends Base {
+  text: string;
+  /** parseIp's answer: canonical text, or null. */
+  strict: string | null;
+  /** parseIpLoose's answer. */
+  loose: string | null;
+}
+
+export interface ConfigEntry extends Base {
+  role: 'relay' | 'client';
+  toml: string;
+  expect: 'config';
+  message: string;
+}
+
+export interface HttpEntry extends Base {
+  /** The bytes to send, as text (JSON escapes); or `hex`. */
+  raw?: string;
+  hex?: string;
+  /** Send a FIN after the bytes. */
+  fin?: boolean;
+  statuses: number[];
+  closed: boolean;
+  targets: string[];
+}
