@@ -20,11 +20,12 @@ const RANK: Record<string, number> = {
   client: 5,
   relay: 5,
   config: 6,
+  run: 6,
   cli: 7,
 };
 
 /** Pure modules: no node: imports except these value-free helpers. */
-const PURE = ['wire/', 'link/frame.ts', 'link/open.ts', 'relay/exit-policy.ts'];
+const PURE = ['wire/', 'link/frame.ts', 'link/open.ts', 'relay/exit-policy.ts', 'run/names.ts', 'run/elf.ts'];
 
 function sources(dir: string): string[] {
   const out: string[] = [];

@@ -12,6 +12,7 @@ import {
   KEYGEN_USAGE,
   PIN_USAGE,
   RELAY_USAGE,
+  RUN_USAGE,
   UP_USAGE,
   USAGE,
 } from './usage.js';
@@ -34,6 +35,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     usage: CHECK_CONFIG_USAGE,
   },
   explain: { load: async () => (await import('./explain.js')).explain, usage: EXPLAIN_USAGE },
+  run: { load: async () => (await import('./run.js')).run, usage: RUN_USAGE },
 };
 
 /**

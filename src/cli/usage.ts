@@ -17,6 +17,8 @@ Usage:
                                           validate a config file, print the effective settings
   ett explain HOST:PORT [--config FILE] [--via SHARE[,SHARE...]] [--default ACTION]
                                           which rule a target matches and the path it would take
+  ett run [--key FILE] [--via SHARE[,SHARE...] | --config FILE | --socks IP:PORT] [--localnet CIDR]...
+          [--strict] -- CMD [ARGS...]   run an unmodified program with its TCP and names through ett
   ett help [COMMAND]                      this text, or a command's
 
 Run 'ett COMMAND --help' for a command's flags. Exit status: 0 ok, 2 usage or configuration error,
@@ -105,3 +107,22 @@ and prints curl commands that use it. The relay's exit accepts loopback destinat
 
   --listen HOST:PORT  the client's proxy port (default 127.0.0.1:1080)
   --log-level LEVEL   debug, info (default), warn, error or silent`;
+
+export const RUN_USAGE = `Usage: ett run [--key FILE] [--via SHARE[,SHARE...] | --config FILE | --socks IP:PORT]
+               [--localnet CIDR]... [--strict] [--log-level LEVEL] -- CMD [ARGS...]
+
+Runs CMD with a preload library (LD_PRELOAD) that sends its TCP connections through ett and answers
+its name lookups itself, with addresses from 240.0.0.0/4 that stand for the names: the exit resolves
+them, no DNS query leaves this machine. UDP off the machine and any DNS query are refused with a
+warning. Loopback and --localnet networks go direct.
+
+  --via SHARE[,...]   relays to go through (needs --key): an embedded client runs for CMD's lifetime
+  --config FILE       a client config (relays, routes, rules) for the embedded client
+  --key FILE          the client key for --via
+  --socks IP:PORT     use an ett client that is already running instead
+  --localnet CIDR     a network that goes direct (repeatable, or comma-separated)
+  --strict            refuse to run CMD if ett run cannot intercept it (static, Go, set-user-ID)
+  --log-level LEVEL   the embedded client's log level (default warn)
+
+Exit status: CMD's own (128 + N if it was killed by signal N); 127 if CMD is not found; 2 for a usage
+or configuration error, or --strict refusing CMD.`;

@@ -256,14 +256,15 @@ export interface Download {
 /** curl (-q -sS --max-time) inside host's namespace, streaming its body into a hash. */
 export function curlIn(topo: Topology, host: Host, args: string[], timeoutMs = 60_000): Download {
   const maxTime = String(Math.max(1, Math.floor(timeoutMs / 1000) - 2));
-  const child = spawn(
-    'ip',
-    ['netns', 'exec', topo.ns[host], 'curl', '-q', '-sS', '--max-time', maxTime, ...args],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: CHILD_ENV,
-    },
-  );
+  return streamIn(topo, host, ['curl', '-q', '-sS', '--max-time', maxTime, ...args], timeoutMs);
+}
+
+/** Any command inside host's namespace, its stdout streamed into a hash; killed after timeoutMs + 2 s. */
+export function streamIn(topo: Topology, host: Host, argv: string[], timeoutMs = 60_000): Download {
+  const child = spawn('ip', ['netns', 'exec', topo.ns[host], ...argv], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: CHILD_ENV,
+  });
   const pid = child.pid!;
   live.add(pid);
   const hash = createHash('sha256');

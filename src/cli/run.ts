@@ -1,0 +1,201 @@
+// `ett run [flags] -- CMD [ARGS…]`: runs CMD with the preload library, so its TCP connections go through
+// ett and its name lookups never leave the machine (see src/run/ and native/). Either through an ett
+// client already running (--socks) or an embedded one started for CMD's lifetime (--via / --config),
+// which listens on an ephemeral loopback port and asks a throwaway username/password (RFC 1929) that
+// only CMD's environment knows. CMD's exit status is ours (128 + signal number if it was killed).
+
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { writeSync } from 'node:fs';
+import { constants } from 'node:os';
+import { Writable } from 'node:stream';
+import { startClient, type ClientHandle } from '../client/client.js';
+import { clientOptionsFrom, flagInputs, loadClientSettings } from '../config/load.js';
+import { TunnelError } from '../errors.js';
+import { createLogger, type LogLevel } from '../log.js';
+import { inspectCommand } from '../run/inspect.js';
+import { findLibrary } from '../run/library.js';
+import { startNameService } from '../run/name-service.js';
+import { formatTarget, parseTarget, type Target } from '../wire/address.js';
+import { parseIp } from '../wire/ip.js';
+import { parseFlags } from './common.js';
+
+const OPTIONS = {
+  key: { type: 'string' },
+  via: { type: 'string', multiple: true },
+  config: { type: 'string' },
+  socks: { type: 'string' },
+  localnet: { type: 'string', multiple: true },
+  strict: { type: 'boolean' },
+  'log-level': { type: 'string' },
+} as const;
+
+/** Signals passed on to CMD. SIGINT is not: from a terminal, CMD gets its own. */
+const FORWARDED: NodeJS.Signals[] = ['SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+
+export async function run(args: string[]): Promise<number> {
+  keepStdioBlocking();
+  const end = args.indexOf('--');
+  if (end < 0 || end === args.length - 1) {
+    throw new TunnelError(
+      'config',
+      'run: put the command after --, e.g. ett run --via SHARE -- curl https://example.com/',
+    );
+  }
+  const { values } = parseFlags('run', args.slice(0, end), OPTIONS);
+  const argv = args.slice(end + 1);
+  const socks = values.socks as string | undefined;
+  if (
+    socks !== undefined &&
+    (values.via !== undefined || values.config !== undefined || values.key !== undefined)
+  ) {
+    throw new TunnelError(
+      'config',
+      'run: --socks uses a running ett client; it takes no --via, --config or --key',
+    );
+  }
+  if (socks === undefined && values.via === undefined && values.config === undefined) {
+    throw new TunnelError(
+      'config',
+      'run: say where connections go: --via SHARE, --config FILE or --socks HOST:PORT',
+    );
+  }
+  const localnet = ((values.localnet ?? []) as string[]).flatMap((v) => v.split(',')).map(checkCidr);
+  const library = await findLibrary();
+  if ('why' in library) throw new TunnelError('config', library.why);
+
+  const inspection = await inspectCommand(argv[0]!);
+  if (inspection.file === null) {
+    process.stderr.write(`ett run: ${argv[0]}: command not found\n`);
+    return 127;
+  }
+  for (const f of inspection.findings) process.stderr.write(`ett run: warning: ${f}\n`);
+  if (values.strict === true && inspection.findings.length > 0) {
+    throw new TunnelError(
+      'config',
+      `run: refusing to run ${inspection.file} (--strict): ett run cannot intercept it`,
+    );
+  }
+
+  const level = (values['log-level'] as LogLevel | undefined) ?? 'warn';
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  let client: ClientHandle | undefined;
+  if (socks !== undefined) {
+    env.ETT_RUN_SOCKS = checkSocks(socks);
+    env.ETT_RUN_TIMEOUT_MS = '60000';
+  } else {
+    const settings = await loadClientSettings(
+      flagInputs({ ...values, 'log-level': level }, ['config', 'socks', 'localnet', 'strict']),
+      values.config as string | undefined,
+    );
+    const opts = await clientOptionsFrom(settings, createLogger(settings.logLevel));
+    const user = 'ett-run';
+    const pass = randomBytes(18).toString('base64url');
+    client = await startClient({
+      ...opts,
+      listen: { host: '127.0.0.1', port: 0 },
+      forwards: [],
+      socksUsers: new Map([[user, pass]]),
+    });
+    Object.assign(env, {
+      ETT_RUN_SOCKS: formatTarget(client.address),
+      ETT_RUN_SOCKS_USER: user,
+      ETT_RUN_SOCKS_PASS: pass,
+      ETT_RUN_TIMEOUT_MS: String(opts.limits.openTimeoutMs + opts.limits.connectTimeoutMs),
+    });
+  }
+  const names = await startNameService(createLogger(level));
+  env.ETT_RUN_NAMES = names.path;
+  env.ETT_RUN_LOCALNET = localnet.join(',');
+  env.LD_PRELOAD = [library.path, process.env.LD_PRELOAD].filter(Boolean).join(':');
+  try {
+    return await runChild(inspection.file, argv, env);
+  } finally {
+    await Promise.all([names.close(), client?.close()]);
+  }
+}
+
+/** Runs the command to its end and returns its status; forwards FORWARDED signals meanwhile. */
+function runChild(file: string, argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn(file, argv.slice(1), { argv0: argv[0], env, stdio: 'inherit' });
+    const pass = (signal: NodeJS.Signals): void => {
+      child.kill(signal);
+    };
+    const ignore = (): void => undefined;
+    for (const s of FORWARDED) process.on(s, pass);
+    process.on('SIGINT', ignore);
+    const done = (status: number): void => {
+      for (const s of FORWARDED) process.off(s, pass);
+      process.off('SIGINT', ignore);
+      resolve(status);
+    };
+    child.once('error', (err: NodeJS.ErrnoException) => {
+      process.stderr.write(`ett run: cannot run ${file}: ${err.message}\n`);
+      done(err.code === 'ENOENT' ? 127 : 126);
+    });
+    child.once('exit', (code, signal) => {
+      done(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0));
+    });
+  });
+}
+
+function checkCidr(text: string): string {
+  const [addr, prefix, ...rest] = text.trim().split('/');
+  const ip = parseIp(addr ?? '');
+  const max = ip?.family === 4 ? 32 : 128;
+  const bits = prefix === undefined ? max : /^\d{1,3}$/.test(prefix) ? Number(prefix) : NaN;
+  if (ip === null || rest.length > 0 || !(bits >= 0 && bits <= max)) {
+    throw new TunnelError(
+      'config',
+      `run: --localnet ${JSON.stringify(text)} is not an address or CIDR (e.g. 192.168.0.0/16)`,
+    );
+  }
+  return text.trim();
+}
+
+function checkSocks(text: string): string {
+  let t: Target;
+  try {
+    t = parseTarget(text);
+  } catch {
+    t = { host: '', port: 0 };
+  }
+  if (parseIp(t.host) === null || t.port === 0) {
+    throw new TunnelError(
+      'config',
+      `run: --socks ${JSON.stringify(text)} must be IP:PORT of an ett client (e.g. 127.0.0.1:1080)`,
+    );
+  }
+  return formatTarget(t);
+}
+
+/**
+ * CMD shares our stdout and stderr. Node's process.stdout/stderr, once touched (and node's own stream
+ * code touches them: Readable.pipe compares its destination with them), put a pipe or socket into
+ * non-blocking mode, a flag of the open file description that CMD shares: CMD's writes then fail with
+ * EAGAIN (curl: "(23) Failure writing output"). So ours are replaced, before anything touches them, by
+ * plain synchronous writers that leave the descriptors as they are.
+ */
+function keepStdioBlocking(): void {
+  for (const [name, fd] of [
+    ['stdout', 1],
+    ['stderr', 2],
+  ] as const) {
+    const writer = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        try {
+          for (let at = 0; at < chunk.length;) at += writeSync(fd, chunk, at);
+        } catch {
+          // a closed or full descriptor: messages are not worth failing over
+        }
+        done();
+      },
+    });
+    Object.defineProperty(process, name, {
+      value: Object.assign(writer, { fd }),
+      configurable: true,
+      writable: true,
+    });
+  }
+}
