@@ -1,6 +1,7 @@
 // Builds ett run's preload library (native/*.c) with the machine's C compiler into dist/native/.
 // Never fails the install: without a compiler (or if it fails) it writes dist/native/UNAVAILABLE with
-// the reason, which `ett run` prints. CC picks the compiler (default cc).
+// the reason, which `ett run` prints. CC picks the compiler (default cc); ETT_NATIVE_OUT another output
+// directory (tests use it).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -8,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const src = join(root, 'native');
-const out = join(root, 'dist', 'native');
+const out = process.env.ETT_NATIVE_OUT || join(root, 'dist', 'native');
 mkdirSync(out, { recursive: true });
 rmSync(join(out, 'UNAVAILABLE'), { force: true });
 

@@ -4,23 +4,23 @@
 
 import { readFile, access } from 'node:fs/promises';
 import { constants } from 'node:fs';
+import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** dist/native/ (this file is dist/src/run/library.js). */
 export const NATIVE_DIR = fileURLToPath(new URL('../../native/', import.meta.url));
-export const LIBRARY = NATIVE_DIR + 'libett-run.so';
-export const UNAVAILABLE = NATIVE_DIR + 'UNAVAILABLE';
 
-/** The library's path, or a sentence saying why there is none. */
-export async function findLibrary(): Promise<{ path: string } | { why: string }> {
+/** The library's path in dir, or a sentence saying why there is none (the build's reason if it left one). */
+export async function findLibrary(dir = NATIVE_DIR): Promise<{ path: string } | { why: string }> {
+  const library = path.join(dir, 'libett-run.so');
   try {
-    await access(LIBRARY, constants.R_OK);
-    return { path: LIBRARY };
+    await access(library, constants.R_OK);
+    return { path: library };
   } catch {
-    const why = await readFile(UNAVAILABLE, 'utf8').catch(() => 'it was not built');
+    const why = await readFile(path.join(dir, 'UNAVAILABLE'), 'utf8').catch(() => 'it was not built');
     return {
       why:
-        `ett run is unavailable: its preload library (${LIBRARY}) is missing: ${why.trim()}. ` +
+        `ett run is unavailable: its preload library (${library}) is missing: ${why.trim()}. ` +
         `Install a C compiler (e.g. apt-get install gcc) and run \`npm run build\` in ett's directory.`,
     };
   }

@@ -19,6 +19,7 @@ import {
 } from '../support/netns.js';
 import { Capture, readPcap } from '../support/netns-capture.js';
 import { startChain, type Chain } from '../support/netns-ett.js';
+import { startTarget } from '../support/netns.js';
 
 const SKIP = await unavailable();
 const cleanup = new Cleanup();
@@ -128,6 +129,47 @@ describe('ett run: unmodified programs through a three-relay chain', () => {
       assert.match(r.stderr, /ett run: refused UDP to 10\.99\.1\.2 port 53/);
       assert.match(r.stderr, /PermissionError|Operation not permitted/);
       assert.equal(dns, 0, 'DNS packets in the client namespace');
+    },
+  );
+
+  test(
+    'an IP literal the client cannot route to is carried too (ATYP 1 to the exit)',
+    { skip: SKIP ?? false, timeout: 120_000 },
+    async () => {
+      const before = chain.target.peers('http').length;
+      const r = await ettRun([
+        'curl',
+        '-q',
+        '-sS',
+        '--max-time',
+        '80',
+        `http://${addr('target', 4)}:${HTTP_PORT}/`,
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.sha256, body.sha256);
+      await waitFor(() => chain.target.peers('http').length > before, 5_000, 'the target logs the peer');
+      assert.deepEqual(chain.target.peers('http').slice(before), [addr('r3', 4)]);
+    },
+  );
+
+  test(
+    '--localnet: a name from /etc/hosts on the local network goes direct; without it, through ett (and r3 refuses)',
+    { skip: SKIP ?? false, timeout: 120_000 },
+    async () => {
+      // local.test is 10.99.1.1 in the client namespace's /etc/hosts: the client's own address.
+      const local = await startTarget(cleanup, chain.topo, 'client', addr('client', 1));
+      const url = `http://local.test:${HTTP_PORT}/`;
+      const direct = await ettRun(
+        ['curl', '-q', '-sS', '--max-time', '80', url],
+        ['--localnet', '10.99.1.0/24'],
+      );
+      assert.equal(direct.code, 0, direct.stderr);
+      assert.equal(direct.sha256, body.sha256);
+      assert.deepEqual(local.peers('http'), [addr('client', 1)], 'connected directly');
+      const tunnelled = await ettRun(['curl', '-q', '-sS', '--max-time', '30', url], [], 40_000);
+      assert.equal(tunnelled.code, 7, 'r3 may only reach 10.99.4.0/24');
+      assert.match(tunnelled.stderr, /ett run: 10\.99\.1\.1:8080: Permission denied \(through ett\)/);
+      assert.equal(local.peers('http').length, 1, 'nothing more reached the local server');
     },
   );
 });
