@@ -179,12 +179,7 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
 }
 
 /** One OPEN: dial under the policy, answer the result, then join the stream to the destination. */
-function serveOpen(
-  stream: MuxStream,
-  open: Open,
-  dial: Dial,
-  log: RelayOptions['log'],
-): void {
+function serveOpen(stream: MuxStream, open: Open, dial: Dial, log: RelayOptions['log']): void {
   const abort = new AbortController();
   stream.once('close', () => abort.abort());
   dial(open.target, abort.signal).then(
