@@ -53,11 +53,11 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
   const handshaking = new Map<string, number>();
   let inFlight = 0;
 
-  // allowHalfOpen: a stock client's half-close (HTTP mode) must leave our direction open.
-  const server = tls.createServer({
-    ...serverTlsOptions(opts.identity, limits.handshakeTimeoutMs),
-    allowHalfOpen: true,
-  });
+  // Not half-open during the handshake: a peer that sends FIN there has left, and its handshake slot
+  // must come back at once (with allowHalfOpen the socket lingered until the handshake deadline).
+  // Authorized sockets are made half-open below: a stock client's half-close (HTTP mode) must leave our
+  // direction open.
+  const server = tls.createServer(serverTlsOptions(opts.identity, limits.handshakeTimeoutMs));
 
   // Handshake limits, counted on raw TCP connections until their TLS handshake ends either way.
   const drops = new DropReport(log);
@@ -101,6 +101,7 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
     const raw = (sock as unknown as { _parent?: net.Socket })._parent;
     (raw as (net.Socket & { releaseHandshake?: () => void }) | undefined)?.releaseHandshake?.();
     sock.on('error', () => sock.destroy());
+    (sock as { allowHalfOpen: boolean }).allowHalfOpen = true; // read by node at the peer's FIN
     // Authorization before any application byte is read. Refused clients get a bare close.
     const pin = peerPin(sock);
     const allowed = pin !== null && (opts.allowAny || opts.allow.some((p) => pinMatches(pin, p)));
