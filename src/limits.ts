@@ -9,6 +9,12 @@ export interface Limits {
   readonly handshakesInFlight: number;
   /** TLS handshakes in progress on a relay from one source address. */
   readonly handshakesPerSource: number;
+  /** Authorized links (TLS connections, mux or HTTP mode) a relay holds at once; more are closed. */
+  readonly linksMax: number;
+  /** Authorized links a relay holds at once for one client key; more from that key are closed. */
+  readonly linksPerClient: number;
+  /** Exit TCP connections (dials included) a relay holds at once for one client key; more get `limit`. */
+  readonly exitSocketsPerClient: number;
   /** Open streams on one link; an OPEN beyond it is answered with result `limit`. */
   readonly streamsPerLink: number;
   /** The cap a stream's receive window may grow to from yamux's fixed 256 KiB start, bytes. */
@@ -41,6 +47,9 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   handshakeTimeoutMs: 10_000,
   handshakesInFlight: 512,
   handshakesPerSource: 32,
+  linksMax: 4096,
+  linksPerClient: 256,
+  exitSocketsPerClient: 4096,
   streamsPerLink: 16_384,
   streamWindowMax: 16 * 1024 * 1024,
   linkBufferedMax: 64 * 1024 * 1024,

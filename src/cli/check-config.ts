@@ -7,6 +7,7 @@ import { loadIdentity } from '../identity/identity.js';
 import { clientOptionsFrom, inferRole, readConfigFile } from '../config/load.js';
 import { validateClient, validateRelay } from '../config/schema.js';
 import { showClient, showRelay } from '../config/show.js';
+import { openRelayWarning } from '../config/warnings.js';
 import { parseFlags } from './common.js';
 
 const OPTIONS = { role: { type: 'string' } } as const;
@@ -26,6 +27,8 @@ export async function checkConfig(args: string[]): Promise<number> {
   if ((role ?? inferRole(inputs)) === 'relay') {
     const settings = validateRelay(inputs);
     const identity = await loadIdentity(settings.keyPath);
+    const warning = openRelayWarning(settings);
+    if (warning !== null) process.stderr.write(warning + '\n');
     process.stdout.write(showRelay(settings, identity.pin));
   } else {
     const settings = validateClient(inputs);

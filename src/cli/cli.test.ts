@@ -369,3 +369,69 @@ test('help: ett help, --help and per-command --help print usage and exit 0; no c
   assert.equal(unknown.status, 2);
   assert.equal(unknown.stderr, 'ett: unknown command "frobnicate"; run: ett help\n');
 });
+
+test('a key file that cannot be read is refused (exit 2) naming the file and why', () => {
+  // Root reads a mode-000 file anyway, so "unreadable" is tested as what root cannot read either: a
+  // directory, a missing file, a path through a regular file. Mode 000 itself is checked when not root.
+  ett('keygen', 'plain.key');
+  const cases: [string, RegExp][] = [
+    [work, /: not a regular file\n$/],
+    [join(work, 'absent.key'), /absent\.key: no such file or directory\n$/],
+    [join(work, 'plain.key', 'x.key'), /x\.key: a parent is not a directory\n$/],
+  ];
+  if (process.getuid?.() !== 0) {
+    ett('keygen', 'locked.key');
+    chmodSync(join(work, 'locked.key'), 0o000);
+    cases.push([join(work, 'locked.key'), /locked\.key: permission denied\n$/]);
+  }
+  for (const [file, reason] of cases) {
+    writeFileSync(
+      join(work, 'unreadable.toml'),
+      `key = ${JSON.stringify(file)}\nallow_any = true\nlisten = "127.0.0.1:0"\n`,
+    );
+    for (const args of [
+      ['relay', '--key', file, '--listen', '127.0.0.1:0', '--allow-any'],
+      ['relay', '--config', 'unreadable.toml'],
+      ['check-config', 'unreadable.toml'],
+    ]) {
+      const r = ett(...args);
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`^ett: ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`));
+      assert.match(r.stderr, reason);
+    }
+  }
+});
+
+const OPEN_RELAY = /WARNING: this is an OPEN RELAY TO THE INTERNET FOR ANYONE/;
+
+test('check-config warns loudly about an open relay (any key, default exit policy, not loopback)', () => {
+  ett('keygen', 'warn.key');
+  const file = (body: string): string => {
+    writeFileSync(join(work, 'warn.toml'), `key = "warn.key"\n${body}`);
+    return 'warn.toml';
+  };
+  const loud = [
+    'listen = "0.0.0.0:7000"\nallow_any = true\n',
+    'listen = "[::]:7000"\nallow_any = true\n',
+    'listen = "192.0.2.1:7000"\nallow_any = true\n',
+    'listen = "relay.example.org:7000"\nallow_any = true\n',
+  ];
+  const quiet = [
+    'listen = "127.0.0.1:7000"\nallow_any = true\n',
+    'listen = "[::1]:7000"\nallow_any = true\n',
+    `listen = "0.0.0.0:7000"\nallow = ["${ett('pin', 'warn.key').stdout.trim()}"]\n`,
+    'listen = "0.0.0.0:7000"\nallow_any = true\nexit = ["accept *:443", "reject *:*"]\n',
+  ];
+  for (const body of loud) {
+    const r = ett('check-config', file(body), '--role', 'relay');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, OPEN_RELAY, body);
+    assert.match(r.stderr, /--allow PIN/);
+    assert.match(r.stderr, /exit policy/);
+  }
+  for (const body of quiet) {
+    const r = ett('check-config', file(body), '--role', 'relay');
+    assert.equal(r.status, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, OPEN_RELAY, body);
+  }
+});

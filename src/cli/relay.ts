@@ -2,6 +2,7 @@
 // the only thing a client needs to reach and authenticate this relay.
 
 import { flagInputs, loadRelaySettings, relayOptionsFrom } from '../config/load.js';
+import { openRelayWarning } from '../config/warnings.js';
 import { startRelay } from '../relay/relay.js';
 import { shortPin } from '../wire/share-string.js';
 import { parseFlags, say, waitForShutdown } from './common.js';
@@ -26,6 +27,9 @@ export async function relay(args: string[]): Promise<number> {
   const { values } = parseFlags('relay', args, OPTIONS);
   const settings = await loadRelaySettings(flagInputs(values), values.config as string | undefined);
   const opts = await relayOptionsFrom(settings);
+  // Not through the logger: a log level of `error` or `silent` must not hide this.
+  const warning = openRelayWarning(settings);
+  if (warning !== null) process.stderr.write(warning + '\n');
   const handle = await startRelay(opts);
   const who = settings.allowAny ? 'any client key' : `${settings.allow.length} allowed client key(s)`;
   opts.log.info(`relay ${shortPin(opts.identity.pin)} serving ${who}`);

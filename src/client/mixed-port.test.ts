@@ -129,6 +129,57 @@ describe('mixed port', () => {
     }
   });
 
+  test('HTTP head size is exact in raw bytes: max accepted, max + 1 refused, many short fields too', async () => {
+    const origin = await startEchoOrigin();
+    const max = 1024;
+    const port = await startPort(directDialer(), { requestHeadMax: max });
+    // A head of exactly n bytes (request line through the blank line) made of short fields, which
+    // node:http alone would count at about half their size on the wire.
+    const head = (n: number, keepAlive = false): string => {
+      const line = `GET http://echo.test:${origin.port}/ HTTP/1.1\r\n`;
+      const last = keepAlive ? '' : 'Connection: close\r\n';
+      let fields = '';
+      while (line.length + fields.length + last.length + 2 + 8 + 7 <= n) fields += 'X-A: b\r\n';
+      const pad = n - (line.length + fields.length + last.length + 2 + 'X-P: \r\n'.length);
+      const out = `${line}${fields}X-P: ${'p'.repeat(pad)}\r\n${last}\r\n`;
+      assert.equal(out.length, n);
+      return out;
+    };
+    try {
+      const statusOf = async (raw: string): Promise<string> => {
+        const c = await RawClient.connect(port.address.port);
+        c.socket.write(raw);
+        const got = (await c.readAll(10_000)).toString('latin1');
+        c.close();
+        return /^HTTP\/1\.1 (\d{3})/.exec(got)?.[1] ?? `none: ${JSON.stringify(got.slice(0, 40))}`;
+      };
+      assert.equal(await statusOf(head(max)), '200', `a head of ${max} bytes is served`);
+      assert.equal(await statusOf(head(max + 1)), '431', `a head of ${max + 1} bytes is refused`);
+      assert.equal(await statusOf(head(2 * max - 100)), '431', 'many short fields count by their bytes');
+      // The second head on a kept-alive connection is measured afresh: max passes, max + 1 does not.
+      const c = await RawClient.connect(port.address.port);
+      c.socket.write(head(max, true));
+      const first = await c.read(1); // the first response has started
+      await sleep(200);
+      c.socket.write(head(max + 1));
+      const both = Buffer.concat([first, await c.readAll(10_000)]).toString('latin1');
+      c.close();
+      assert.deepEqual(
+        [...both.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => m[1]),
+        ['200', '431'],
+      );
+      const ok = await curl([
+        '-x',
+        `http://127.0.0.1:${port.address.port}`,
+        `http://echo.test:${origin.port}/`,
+      ]);
+      assert.equal(ok.exitCode, 0, ok.stderr);
+    } finally {
+      await port.close();
+      await origin.close();
+    }
+  });
+
   test('an app that connects and leaves at once costs nothing', async () => {
     const port = await startPort(directDialer());
     try {

@@ -22,6 +22,7 @@ import { resetSocket, splice } from '../link/splice.js';
 import { formatTarget, parseTarget } from '../wire/address.js';
 import type { Target } from '../wire/address.js';
 import type { FrontEndOptions, PortConnection } from './connection.js';
+import { meterHeads, type HeadMeter } from './head-meter.js';
 import { credentialsMatch } from './socks-server.js';
 
 export interface HttpProxy {
@@ -49,6 +50,10 @@ interface ConnState {
   /** Requests whose head is in and whose response has not closed yet. */
   active: number;
   timer: NodeJS.Timeout | undefined;
+  /** Counts each head's raw bytes (request_head_max is exact; see head-meter.ts). */
+  meter: HeadMeter | undefined;
+  /** The meter refused a head (431 sent): whatever the parser still makes of it is ignored. */
+  refused: boolean;
 }
 
 /**
@@ -71,9 +76,13 @@ export function createHttpProxy(opts: FrontEndOptions): HttpProxy {
       state.conn.socket.destroy();
     }, ms);
   };
+  // A request the proxy will not serve: closed, unless a refusal (431) is already on its way out.
+  const dropUnserved = (socket: Socket): void => {
+    if (!states.get(socket)?.refused) socket.destroy();
+  };
   const begin = (socket: Socket): ConnState | undefined => {
     const state = states.get(socket);
-    if (state === undefined) return undefined;
+    if (state === undefined || state.refused) return undefined;
     clearTimeout(state.timer);
     state.active++;
     return state;
@@ -81,10 +90,13 @@ export function createHttpProxy(opts: FrontEndOptions): HttpProxy {
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const state = begin(req.socket);
-    if (state === undefined) return void req.socket.destroy();
+    if (state === undefined) return void dropUnserved(req.socket);
     res.once('close', () => {
       state.active--;
-      if (state.active === 0 && !state.conn.socket.destroyed) arm(state, opts.limits.requestHeadTimeoutMs);
+      if (state.active === 0 && !state.conn.socket.destroyed) {
+        arm(state, opts.limits.requestHeadTimeoutMs);
+        state.meter?.restart();
+      }
     });
     if (!authorized(opts, req)) return void refuseAuth(state.conn, req, res);
     forward(state.conn, req, res);
@@ -92,7 +104,8 @@ export function createHttpProxy(opts: FrontEndOptions): HttpProxy {
 
   server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     const state = begin(socket);
-    if (state === undefined) return void socket.destroy();
+    if (state === undefined) return void dropUnserved(socket);
+    state.meter?.stop();
     if (!authorized(opts, req)) {
       const err = new TunnelError('auth-failed', 'proxy authentication required');
       return void refuseConnect(state.conn, err, 'Proxy-Authenticate: Basic realm="ett"\r\n');
@@ -102,6 +115,7 @@ export function createHttpProxy(opts: FrontEndOptions): HttpProxy {
 
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     const state = states.get(socket);
+    if (state?.refused) return void socket.destroySoon();
     opts.log.debug(`${state?.conn.label ?? 'http'}: http: ${err.code ?? err.message}`);
     // Mid-response (a pipelined request went bad) there is no clean way to answer: just close.
     if (err.code === 'ECONNRESET' || !socket.writable || (state !== undefined && state.active > 0)) {
@@ -115,12 +129,23 @@ export function createHttpProxy(opts: FrontEndOptions): HttpProxy {
 
   return {
     serve(conn) {
-      const state: ConnState = { conn, active: 0, timer: undefined };
+      const state: ConnState = { conn, active: 0, timer: undefined, meter: undefined, refused: false };
       states.set(conn.socket, state);
       arm(state, conn.headTimeLeft());
       conn.headDone();
       conn.socket.once('close', () => clearTimeout(state.timer));
       server.emit('connection', conn.socket);
+      // After the server's own 'connection' setup, so that its 'data' listener comes second.
+      state.meter = meterHeads(conn.socket, opts.limits.requestHeadMax, (seen) => {
+        if (state.active > 0) return void conn.socket.destroy(); // mid-response: no clean way to answer
+        state.refused = true;
+        opts.log.debug(
+          `${conn.label}: http: request head over ${opts.limits.requestHeadMax} bytes (${seen} so far)`,
+        );
+        clearTimeout(state.timer);
+        conn.socket.end(statusHead(431, 'Connection: close\r\nContent-Length: 0'));
+        conn.socket.destroySoon();
+      });
       conn.socket.resume(); // flushes the pushed-back bytes to the parser; see the top of this file
     },
   };

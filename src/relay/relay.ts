@@ -11,6 +11,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as tls from 'node:tls';
 import { toTunnelError } from '../errors.js';
+import { encodeHeader, GO_AWAY_INTERNAL_ERROR, TYPE_GO_AWAY } from '../link/frame.js';
 import { Session } from '../link/session.js';
 import { splice } from '../link/splice.js';
 import type { MuxStream } from '../link/stream.js';
@@ -22,6 +23,7 @@ import { ALPN_MUX, peerPin, pinMatches, serverTlsOptions } from '../link/tls.js'
 import { formatTarget, type Target } from '../wire/address.js';
 import { parseIpLoose, type IpAddress } from '../wire/ip.js';
 import { formatShareString, shortPin } from '../wire/share-string.js';
+import { ClientBook, type Dial } from './clients.js';
 import { buildExitPolicy, type ExitRule } from './exit-policy.js';
 import { dialExit } from './exit.js';
 import type { RelayOptions } from './options.js';
@@ -45,23 +47,29 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
   const exitDialer: Dialer = { dial: (target, o) => dial(target, o?.signal ?? new AbortController().signal) };
   const frontEnd = { dialer: exitDialer, limits, log };
   const httpProxy = createHttpProxy(frontEnd);
+  const clients = new ClientBook(limits);
   const sessions = new Set<Session>();
   const sockets = new Set<tls.TLSSocket>(); // every authorized TLS connection, so close() ends them all
   const handshaking = new Map<string, number>();
   let inFlight = 0;
 
-  // allowHalfOpen: a stock client's half-close (HTTP mode) must leave our direction open.
-  const server = tls.createServer({
-    ...serverTlsOptions(opts.identity, limits.handshakeTimeoutMs),
-    allowHalfOpen: true,
-  });
+  // Not half-open during the handshake: a peer that sends FIN there has left, and its handshake slot
+  // must come back at once (with allowHalfOpen the socket lingered until the handshake deadline).
+  // Authorized sockets are made half-open below: a stock client's half-close (HTTP mode) must leave our
+  // direction open.
+  const server = tls.createServer(serverTlsOptions(opts.identity, limits.handshakeTimeoutMs));
 
   // Handshake limits, counted on raw TCP connections until their TLS handshake ends either way.
+  const drops = new DropReport(log);
   server.on('connection', (raw: net.Socket) => {
     const source = raw.remoteAddress ?? '?';
     const fromSource = handshaking.get(source) ?? 0;
     if (inFlight >= limits.handshakesInFlight || fromSource >= limits.handshakesPerSource) {
-      log.debug(`handshake limit reached; dropping a connection from ${source}`);
+      drops.count(
+        inFlight >= limits.handshakesInFlight
+          ? `handshakes_in_flight (${limits.handshakesInFlight})`
+          : `handshakes_per_source (${limits.handshakesPerSource}) from ${source}`,
+      );
       raw.destroy();
       return;
     }
@@ -82,7 +90,10 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
   });
 
   server.on('tlsClientError', (err, sock) => {
-    log.debug(`TLS handshake failed from ${sock.remoteAddress ?? '?'}: ${err.message}`);
+    // A handshake that did not finish in time is a slowloris or a dead peer: worth an info line.
+    const line = `TLS handshake failed from ${sock.remoteAddress ?? '?'}: ${err.message}`;
+    if (/timeout/i.test(err.message)) log.info(line);
+    else log.debug(line);
     sock.destroy();
   });
 
@@ -90,6 +101,7 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
     const raw = (sock as unknown as { _parent?: net.Socket })._parent;
     (raw as (net.Socket & { releaseHandshake?: () => void }) | undefined)?.releaseHandshake?.();
     sock.on('error', () => sock.destroy());
+    (sock as { allowHalfOpen: boolean }).allowHalfOpen = true; // read by node at the peer's FIN
     // Authorization before any application byte is read. Refused clients get a bare close.
     const pin = peerPin(sock);
     const allowed = pin !== null && (opts.allowAny || opts.allow.some((p) => pinMatches(pin, p)));
@@ -101,11 +113,24 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
       return;
     }
     const peer = shortPin(pin);
+    const refusal = clients.admitLink(pin);
+    if (refusal !== null) {
+      log.info(`refused link from client ${peer}: ${refusal}`);
+      refuseLink(sock);
+      return;
+    }
     sockets.add(sock);
-    sock.once('close', () => sockets.delete(sock));
+    sock.once('close', () => {
+      sockets.delete(sock);
+      clients.releaseLink(pin);
+    });
+    const dialAsClient = clients.dialerFor(pin, dial);
     if (sock.alpnProtocol !== ALPN_MUX) {
       log.debug(`client ${peer}: HTTP proxy mode`);
-      httpProxy.serve(createPortConnection(sock, frontEnd, `client ${peer}`));
+      const dialer: Dialer = {
+        dial: (target, o) => dialAsClient(target, o?.signal ?? new AbortController().signal),
+      };
+      httpProxy.serve(createPortConnection(sock, { ...frontEnd, dialer }, `client ${peer}`));
       return;
     }
     const session = new Session(sock, {
@@ -113,7 +138,7 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
       limits,
       log,
       peer,
-      onStream: (stream, open) => serveOpen(stream, open, dial, log),
+      onStream: (stream, open) => serveOpen(stream, open, dialAsClient, log),
     });
     sessions.add(session);
     log.info(`link up: client ${peer}`);
@@ -155,12 +180,7 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
 }
 
 /** One OPEN: dial under the policy, answer the result, then join the stream to the destination. */
-function serveOpen(
-  stream: MuxStream,
-  open: Open,
-  dial: (t: Target, s: AbortSignal) => Promise<net.Socket>,
-  log: RelayOptions['log'],
-): void {
+function serveOpen(stream: MuxStream, open: Open, dial: Dial, log: RelayOptions['log']): void {
   const abort = new AbortController();
   stream.once('close', () => abort.abort());
   dial(open.target, abort.signal).then(
@@ -174,10 +194,46 @@ function serveOpen(
     },
     (err: unknown) => {
       const e = toTunnelError(err);
-      log.debug(`stream ${stream.id}: ${e.code}`);
+      log.debug(`stream ${stream.id}: ${e.code}: ${e.message}`);
       stream.reject(e.code);
     },
   );
+}
+
+/**
+ * Closes an authorized link the relay will not hold (a links limit): a mux client gets GO_AWAY (internal
+ * error) so it does not mistake this for a refused key; an HTTP-mode client gets 503. Then the socket ends.
+ */
+function refuseLink(sock: tls.TLSSocket): void {
+  if (sock.alpnProtocol === ALPN_MUX) sock.end(encodeHeader(TYPE_GO_AWAY, 0, 0, GO_AWAY_INTERNAL_ERROR));
+  else sock.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  setTimeout(() => sock.destroy(), 2000).unref();
+}
+
+/**
+ * Connections dropped at the handshake limits, reported at most once a second with a count: a flood
+ * shows up in the log without the log becoming the flood.
+ */
+class DropReport {
+  private dropped = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private reason = '';
+  constructor(private readonly log: RelayOptions['log']) {}
+  count(reason: string): void {
+    this.dropped++;
+    this.reason = reason;
+    if (this.timer !== null) return;
+    this.flush();
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      if (this.dropped > 0) this.flush();
+    }, 1000);
+    this.timer.unref();
+  }
+  private flush(): void {
+    this.log.info(`handshake limit: closed ${this.dropped} new connection(s) at ${this.reason}`);
+    this.dropped = 0;
+  }
 }
 
 /** The relay's own addresses, refused by the default exit policy: every interface, and the listen host. */

@@ -1288,7 +1288,6 @@ function httpHeads(): HttpEntry[] {
     statuses: [431],
     closed: true,
     targets: [],
-    todo: 'src/proxy/http-proxy.ts: maxHeaderSize (node) counts only header name and value bytes, so a head of up to ~2x requestHeadMax on the wire is accepted',
   });
   refuse('request line of 20 000 bytes', `GET ${U}${'p'.repeat(20000)} HTTP/1.1\r\nHost: x\r\n\r\n`, 431);
   refuse(
