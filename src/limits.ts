@@ -23,7 +23,7 @@ export interface Limits {
   readonly linkBufferedMax: number;
   /** Interval between keepalive PINGs on a link, ms. */
   readonly pingIntervalMs: number;
-  /** A PING not answered within this is a dead link, ms. */
+  /** A link from which nothing (no PING answer, no byte) arrived this long after a PING is dead, ms. */
   readonly pingTimeoutMs: number;
   /** PING requests a peer may send in one second; more is a flood and closes its link. */
   readonly pingsPerSecondMax: number;
@@ -41,6 +41,10 @@ export interface Limits {
   readonly shutdownGraceMs: number;
   /** Most relays in one route. */
   readonly pathLengthMax: number;
+  /** Client: background rebuilds of a route whose link went down while in use, before giving up. */
+  readonly reconnectAttemptsMax: number;
+  /** Client: period (±25 % jitter) at which a group probes its earlier members while a later one serves, ms. */
+  readonly healthCheckIntervalMs: number;
 }
 
 export const DEFAULT_LIMITS: Limits = Object.freeze({
@@ -53,8 +57,8 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   streamsPerLink: 16_384,
   streamWindowMax: 16 * 1024 * 1024,
   linkBufferedMax: 64 * 1024 * 1024,
-  pingIntervalMs: 15_000,
-  pingTimeoutMs: 10_000,
+  pingIntervalMs: 5_000,
+  pingTimeoutMs: 5_000,
   pingsPerSecondMax: 50,
   connectTimeoutMs: 10_000,
   openTimeoutMs: 30_000,
@@ -63,6 +67,8 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   streamIdleTimeoutMs: 0,
   shutdownGraceMs: 2_000,
   pathLengthMax: 8,
+  reconnectAttemptsMax: 8,
+  healthCheckIntervalMs: 5_000,
 });
 
 export const LIMIT_NAMES = Object.keys(DEFAULT_LIMITS) as (keyof Limits)[];

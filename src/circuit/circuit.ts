@@ -67,7 +67,9 @@ export async function buildCircuit(route: readonly Hop[], opts: CircuitOptions):
       // An inner link cannot outlive the link it runs in, nor the other way round: the circuit is one.
       if (outer) {
         const parent: Session = outer;
-        parent.once('close', () => session.destroy(new TunnelError('link-down', 'an outer hop went down')));
+        parent.once('close', (err?: Error) =>
+          session.destroy(new TunnelError('link-down', 'an outer hop went down', { cause: err })),
+        );
         session.once('close', () => parent.destroy());
       }
       built.push(session);

@@ -1,85 +1,190 @@
-// Circuits pooled per route: many streams share one circuit; a circuit that goes down is dropped and
-// the next stream builds a new one. Concurrent requests for a route wait on the same build; one
-// caller giving up (its signal) does not cancel the build for the others.
+// Circuits pooled per route: many streams share one circuit; concurrent requests for a route wait on
+// the same build, and one caller giving up (its signal) does not cancel the build for the others.
 //
-// Failures are remembered with an exponential backoff (1 s doubling to 30 s, with jitter) so a group
-// can put a route that just failed behind its other members. A request for a single route always
-// tries to build (the user's request is the retry), so a relay that comes back serves at once.
+// Self-healing (DESIGN.md §8):
+// - A request always builds on demand when the route has no usable circuit: the user's request is the
+//   retry, and never waits for a backoff.
+// - A circuit that goes down while its route is in use (a request within RECENT_USE_MS), other than by
+//   our own shutdown, is rebuilt in the background: backoff 1 s doubling to 30 s, ×[0.5, 1.5) jitter, at
+//   most limits.reconnectAttemptsMax attempts, stopped once a request rebuilt it, the route went unused,
+//   or the client closes.
+// - A route is "down" from a failed build or a lost link until a build succeeds; groups put down
+//   members last (src/client/health.ts probes them back).
+// - Logs: `link up:` / `link down: PINS: REASON (detail)` once per link; a failed build is logged at
+//   warn the first time and whenever its reason changes, else at debug (no spam from retries).
 
 import { TunnelError } from '../errors.js';
 import type { Session } from '../link/session.js';
 import { formatTarget } from '../wire/address.js';
 import { shortPin } from '../wire/share-string.js';
 import { buildCircuit, type CircuitOptions, type Hop } from './circuit.js';
+import { buildFailReason, linkDownReason, type LinkReason } from './reason.js';
+import { backoffDelay, RECENT_USE_MS, realClock, Retrier, type Clock } from './retry.js';
 
-const BACKOFF_FIRST_MS = 1_000;
-const BACKOFF_MAX_MS = 30_000;
+export interface PoolOptions extends Omit<CircuitOptions, 'signal'> {
+  readonly clock?: Clock;
+  /** The circuit builder (tests pass their own). */
+  readonly build?: (route: readonly Hop[], opts: Omit<CircuitOptions, 'signal'>) => Promise<Session>;
+}
 
-interface Failure {
-  count: number;
-  retryAt: number;
+interface RouteState {
+  readonly key: string;
+  readonly route: readonly Hop[];
+  /** The route's relays as short pins, for logs. */
+  readonly names: string;
+  /** clock.now() of the last request for this route (probes do not count). */
+  lastUsed: number;
+  down: boolean;
+  /** Failed builds since the last success, and the last one's reason (for log de-duplication). */
+  failures: number;
+  lastFailure: LinkReason | null;
+  reconnect: Retrier | null;
 }
 
 export class CircuitPool {
   private readonly circuits = new Map<string, Session>();
   private readonly building = new Map<string, Promise<Session>>();
-  private readonly failures = new Map<string, Failure>();
+  private readonly routes = new Map<string, RouteState>();
+  private readonly clock: Clock;
   private closed = false;
 
-  constructor(private readonly opts: Omit<CircuitOptions, 'signal'>) {}
+  constructor(private readonly opts: PoolOptions) {
+    this.clock = opts.clock ?? realClock;
+  }
 
   /** A usable circuit for route, built if needed. Rejects with the build's TunnelError, or 'timeout' on abort. */
   get(route: readonly Hop[], signal?: AbortSignal): Promise<Session> {
-    if (this.closed) return Promise.reject(new TunnelError('link-down', 'client is shutting down'));
+    const st = this.state(route);
+    st.lastUsed = this.clock.now();
+    const p = this.obtain(st);
+    return signal ? raceAbort(p, signal) : p;
+  }
+
+  /** Builds route's circuit if it has none, for a health check; true if the route is up afterwards. */
+  probe(route: readonly Hop[]): Promise<boolean> {
+    return this.obtain(this.state(route)).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  /** True from a route's failed build or lost link until a build succeeds. */
+  isDown(route: readonly Hop[]): boolean {
+    return this.routes.get(routeKey(route))?.down ?? false;
+  }
+
+  /** Background reconnect attempts made in the route's current (or last) run; 0 if none. */
+  reconnectAttempts(route: readonly Hop[]): number {
+    return this.routes.get(routeKey(route))?.reconnect?.attemptsMade ?? 0;
+  }
+
+  private state(route: readonly Hop[]): RouteState {
     const key = routeKey(route);
-    const current = this.circuits.get(key);
-    if (current?.usable) return Promise.resolve(current);
-    let build = this.building.get(key);
-    if (!build) {
-      build = this.build(key, route);
-      this.building.set(key, build);
+    let st = this.routes.get(key);
+    if (!st) {
+      const names = route.map((h) => shortPin(h.pin)).join(' > ');
+      st = { key, route, names, lastUsed: 0, down: false, failures: 0, lastFailure: null, reconnect: null };
+      this.routes.set(key, st);
     }
-    return signal ? raceAbort(build, signal) : build;
+    return st;
   }
 
-  /** True while a route's last build failed and its backoff has not run out. */
-  recentlyFailed(route: readonly Hop[]): boolean {
-    const f = this.failures.get(routeKey(route));
-    return f !== undefined && Date.now() < f.retryAt;
+  private obtain(st: RouteState): Promise<Session> {
+    if (this.closed) return Promise.reject(new TunnelError('link-down', 'client is shutting down'));
+    const current = this.circuits.get(st.key);
+    if (current?.usable) return Promise.resolve(current);
+    let build = this.building.get(st.key);
+    if (!build) {
+      build = this.build(st);
+      this.building.set(st.key, build);
+    }
+    return build;
   }
 
-  private build(key: string, route: readonly Hop[]): Promise<Session> {
-    const names = route.map((h) => shortPin(h.pin)).join(' > ');
-    return buildCircuit(route, this.opts).then(
+  private build(st: RouteState): Promise<Session> {
+    const build = this.opts.build ?? buildCircuit;
+    return build(st.route, this.opts).then(
       (session) => {
-        this.building.delete(key);
-        this.failures.delete(key);
+        this.building.delete(st.key);
         if (this.closed) {
           session.destroy();
           throw new TunnelError('link-down', 'client is shutting down');
         }
-        this.circuits.set(key, session);
-        this.opts.log.info(`link up: ${names}`);
-        session.once('close', (err?: Error) => {
-          if (this.circuits.get(key) === session) this.circuits.delete(key);
-          this.opts.log.info(`link down: ${names}${err ? ` (${err.message})` : ''}`);
-        });
+        this.up(st, session);
         return session;
       },
       (err: unknown) => {
-        this.building.delete(key);
-        const count = (this.failures.get(key)?.count ?? 0) + 1;
-        const backoff = Math.min(BACKOFF_FIRST_MS * 2 ** (count - 1), BACKOFF_MAX_MS);
-        this.failures.set(key, { count, retryAt: Date.now() + backoff * (0.75 + Math.random() / 2) });
-        this.opts.log.warn(`link to ${names} failed: ${err instanceof Error ? err.message : String(err)}`);
+        this.building.delete(st.key);
+        this.failed(st, err);
         throw err;
       },
     );
   }
 
+  private up(st: RouteState, session: Session): void {
+    const after =
+      st.failures > 0 ? ` (after ${st.failures} failed attempt${st.failures > 1 ? 's' : ''})` : '';
+    st.down = false;
+    st.failures = 0;
+    st.lastFailure = null;
+    st.reconnect?.stop();
+    this.circuits.set(st.key, session);
+    this.opts.log.info(`link up: ${st.names}${after}`);
+    let peerGoAway = false;
+    session.once('goaway', () => (peerGoAway = true));
+    session.once('close', (err?: Error) => {
+      if (this.circuits.get(st.key) === session) this.circuits.delete(st.key);
+      if (this.closed) {
+        this.opts.log.info(`link down: ${st.names}: shutdown`);
+        return;
+      }
+      const reason = linkDownReason(err, peerGoAway);
+      this.opts.log.info(`link down: ${st.names}: ${reason}${err ? ` (${err.message})` : ''}`);
+      st.down = true;
+      if (this.clock.now() - st.lastUsed < RECENT_USE_MS) this.reconnect(st);
+    });
+  }
+
+  private failed(st: RouteState, err: unknown): void {
+    st.down = true;
+    st.failures++;
+    const reason = buildFailReason(err);
+    const line = `link to ${st.names} failed: ${reason} (${err instanceof Error ? err.message : String(err)})`;
+    if (st.failures === 1 || reason !== st.lastFailure) this.opts.log.warn(line);
+    else this.opts.log.debug(`${line}, ${st.failures} in a row`);
+    st.lastFailure = reason;
+  }
+
+  private reconnect(st: RouteState): void {
+    st.reconnect ??= new Retrier(
+      {
+        delay: backoffDelay,
+        maxAttempts: this.opts.limits.reconnectAttemptsMax,
+        keepGoing: () =>
+          !this.closed &&
+          !this.circuits.get(st.key)?.usable &&
+          this.clock.now() - st.lastUsed < RECENT_USE_MS,
+        attempt: (n) => {
+          this.opts.log.debug(`reconnecting ${st.names}: attempt ${n}`);
+          return this.obtain(st).then(
+            () => true,
+            () => false,
+          );
+        },
+        onGiveUp: (n) =>
+          this.opts.log.info(
+            `link to ${st.names}: gave up reconnecting after ${n} attempts (the next request tries again)`,
+          ),
+      },
+      this.clock,
+    );
+    st.reconnect.start();
+  }
+
   /** GO_AWAY on every circuit; streams get graceMs to finish, then are reset. Never rejects. */
   async close(graceMs: number): Promise<void> {
     this.closed = true;
+    for (const st of this.routes.values()) st.reconnect?.stop();
     const all = [...this.circuits.values()];
     this.circuits.clear();
     await Promise.all(all.map((s) => s.shutdown(graceMs)));

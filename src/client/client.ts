@@ -41,6 +41,7 @@ export async function startClient(opts: ClientOptions): Promise<ClientHandle> {
     forwards: forwards.map((f) => f.address),
     router,
     async close() {
+      router.close();
       await Promise.all([port.close(), ...forwards.map((f) => f.close())]);
       await pool.close(opts.limits.shutdownGraceMs);
     },

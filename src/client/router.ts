@@ -2,10 +2,16 @@
 //   block  → TunnelError('policy') at once (SOCKS 0x02 / HTTP 403); nothing leaves the machine.
 //   direct → the client connects itself; a name is resolved here, by the system resolver.
 //   route  → a CONNECT stream on the route's pooled circuit.
-//   group  → its members in order: the first whose circuit can be built serves. A member whose build
-//            failed recently (CircuitPool's backoff) is skipped while another member is usable.
+//   group  → its members in order: the first whose circuit can be built serves. Members known to be
+//            down go last, and a health check brings the group back to them (health.ts).
 // Once a circuit carries the OPEN, its answer is final: a refusal by the exit is not a reason to try the
 // next member (it would only ask another exit the same question).
+//
+// Retry once: if the link dies before the exit answered the OPEN (no result byte) and before any byte of
+// the application's payload went on the link, the stream is opened once more on a new circuit (the same
+// route, or for a group the first member that is not down). The target can at most have seen a TCP
+// connect that carried no data. Every other failure is final, and a stream that had connected is reset
+// when its link dies, never ended cleanly.
 
 import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -13,9 +19,11 @@ import { toTunnelError, TunnelError } from '../errors.js';
 import type { Limits } from '../limits.js';
 import type { Logger } from '../log.js';
 import type { CircuitPool } from '../circuit/pool.js';
-import { whenConnected } from '../link/stream.js';
+import type { Session } from '../link/session.js';
+import { whenConnected, type MuxStream } from '../link/stream.js';
 import type { Dialer } from '../proxy/dialer.js';
 import { formatTarget, type Target } from '../wire/address.js';
+import { GroupHealth } from './health.js';
 import { decide, type Action, type Route, type RoutingTable } from './rules.js';
 
 export interface RouterOptions {
@@ -25,8 +33,27 @@ export interface RouterOptions {
   readonly log: Logger;
 }
 
+/** An OPEN that may be retried: its link died before the exit answered, with no payload sent. */
+class LostBeforeAnswer {
+  constructor(readonly error: TunnelError) {}
+}
+
 export class Router implements Dialer {
-  constructor(private readonly opts: RouterOptions) {}
+  private readonly health: GroupHealth;
+
+  constructor(private readonly opts: RouterOptions) {
+    this.health = new GroupHealth(opts.pool, opts.limits, opts.log);
+  }
+
+  /** Stops the groups' health checks. */
+  close(): void {
+    this.health.close();
+  }
+
+  /** Index of the member serving a group's new streams (0 for a group not used yet). */
+  servingMember(group: string): number {
+    return this.health.servingIndex(group);
+  }
 
   /** Dials target by the rule it matches. Rejects with a TunnelError (see the file comment). */
   dial(target: Target, o?: { signal?: AbortSignal }): Promise<Duplex> {
@@ -52,34 +79,77 @@ export class Router implements Dialer {
   }
 
   private async openOn(route: Route, target: Target, signal?: AbortSignal): Promise<Duplex> {
-    const session = await this.opts.pool.get(route.relays, signal);
-    const stream = session.open(target);
-    await whenConnected(stream, this.opts.limits.openTimeoutMs, signal);
-    return stream;
+    let result = await this.connect(await this.opts.pool.get(route.relays, signal), target, signal);
+    if (result instanceof LostBeforeAnswer) {
+      this.retrying(`route ${route.name}`, result.error);
+      result = await this.connect(await this.opts.pool.get(route.relays, signal), target, signal);
+    }
+    if (result instanceof LostBeforeAnswer) throw result.error;
+    return result;
   }
 
   private async openOnGroup(name: string, members: readonly Route[], target: Target, signal?: AbortSignal) {
-    // Members that failed recently go last, so a dead first member costs one attempt per backoff period.
-    const ordered = [
-      ...members.filter((m) => !this.opts.pool.recentlyFailed(m.relays)),
-      ...members.filter((m) => this.opts.pool.recentlyFailed(m.relays)),
-    ];
     let lastError: unknown = new TunnelError('link-down', `group ${name} has no members`);
-    for (const member of ordered) {
-      let session;
-      try {
-        session = await this.opts.pool.get(member.relays, signal);
-      } catch (err) {
-        lastError = err;
-        if (signal?.aborted) break;
-        this.opts.log.info(`group ${name}: route ${member.name} unavailable, trying the next`);
-        continue;
+    for (let round = 0; round < 2; round++) {
+      let lost = false;
+      // The retry round orders again: the member whose link just died is now down, so it goes last.
+      for (const member of this.health.order(name, members)) {
+        let session;
+        try {
+          session = await this.opts.pool.get(member.relays, signal);
+        } catch (err) {
+          lastError = err;
+          if (signal?.aborted) throw toTunnelError(err, 'link-down');
+          this.opts.log.info(`group ${name}: route ${member.name} unavailable, trying the next`);
+          continue;
+        }
+        const result = await this.connect(session, target, signal);
+        if (result instanceof LostBeforeAnswer) {
+          if (round > 0) throw result.error;
+          this.retrying(`group ${name} route ${member.name}`, result.error);
+          lastError = result.error;
+          lost = true;
+          break;
+        }
+        this.health.served(name, members, member);
+        return result;
       }
-      const stream = session.open(target);
-      await whenConnected(stream, this.opts.limits.openTimeoutMs, signal);
-      return stream;
+      if (!lost) break;
     }
     throw toTunnelError(lastError, 'link-down');
+  }
+
+  /**
+   * Opens target on session and waits for its result. Resolves with the connected stream, or with
+   * LostBeforeAnswer when the retry rule (file comment) allows one more try; rejects otherwise.
+   */
+  private async connect(
+    session: Session,
+    target: Target,
+    signal?: AbortSignal,
+  ): Promise<MuxStream | LostBeforeAnswer> {
+    let stream: MuxStream;
+    try {
+      stream = session.open(target);
+    } catch (err) {
+      // Closing since the pool handed it out: nothing was sent.
+      const e = toTunnelError(err, 'link-down');
+      if (e.code === 'link-down') return new LostBeforeAnswer(e);
+      throw e;
+    }
+    try {
+      await whenConnected(stream, this.opts.limits.openTimeoutMs, signal);
+      return stream;
+    } catch (err) {
+      const e = toTunnelError(err, 'link-down');
+      const lost = e.code === 'link-down' && !stream.answered && !stream.payloadSent && !signal?.aborted;
+      if (lost) return new LostBeforeAnswer(e);
+      throw e;
+    }
+  }
+
+  private retrying(where: string, err: TunnelError): void {
+    this.opts.log.info(`${where}: link lost before the exit answered (${err.message}); retrying once`);
   }
 }
 

@@ -7,7 +7,9 @@
 //   TunnelError('link-down') once the link is closing or gone, and 'limit' at streamsPerLink.
 // - Incoming OPENs are handed to `onStream`; beyond streamsPerLink they are answered with result 'limit'.
 // - A protocol error by the peer sends GO_AWAY(protocol error) and closes the link; every stream on it
-//   errors with 'link-down'. So does a missed PING deadline or the socket closing under us.
+//   errors with 'link-down'. So does a missed PING deadline (the link's error then has a 'timeout'
+//   cause) or the socket closing under us. Any bytes from the peer count as a sign of life: the
+//   deadline only fires after pingTimeoutMs in which nothing at all arrived.
 // - close() is graceful: GO_AWAY(normal), no new streams either way, the socket ends once the last stream
 //   has. 'close' is emitted once, with the error that ended the link if any.
 
@@ -19,7 +21,6 @@ import type { Limits } from '../limits.js';
 import type { Logger } from '../log.js';
 import type { Target } from '../wire/address.js';
 import {
-  encodeHeader,
   FLAG_ACK,
   FLAG_SYN,
   FrameDecoder,
@@ -34,6 +35,7 @@ import {
 } from './frame.js';
 import { decodeOpen, encodeOpen, OPEN_CONNECT, type Open } from './open.js';
 import { MuxStream, type StreamHost } from './stream.js';
+import { LinkWriter } from './writer.js';
 
 export interface SessionOptions {
   /** 'client' opens odd stream ids, 'server' even ones (yamux). */
@@ -47,8 +49,8 @@ export interface SessionOptions {
 }
 
 const MAX_STREAM_ID = 0xffff_ffff;
-/** Bytes queued on the link's socket beyond which stream writers wait for 'drain'. */
-const LINK_WRITE_QUEUE = 1024 * 1024;
+/** An OPEN on a link that has heard nothing for this long sends a PING at once (if none is out). */
+const QUIET_BEFORE_OPEN_MS = 1000;
 
 export class Session extends EventEmitter implements StreamHost {
   readonly streamWindowMax: number;
@@ -57,8 +59,8 @@ export class Session extends EventEmitter implements StreamHost {
   private nextId: number;
   private lastPeerId = 0;
   private buffered = 0;
-  private corked = false;
-  private drainWaiters: (() => void)[] = [];
+  private readonly writer: LinkWriter;
+  private lastHeardAt = performance.now(); // when bytes last arrived from the peer
   private goneAway = false; // we sent GO_AWAY
   private peerGoneAway = false; // the peer sent GO_AWAY
   private closed = false;
@@ -84,7 +86,7 @@ export class Session extends EventEmitter implements StreamHost {
     socket.on('error', (err) => this.fail(toTunnelError(err, 'link-down')));
     socket.on('close', () => this.fail(new TunnelError('link-down', 'link closed')));
     socket.on('end', () => this.fail(new TunnelError('link-down', 'link ended by peer')));
-    socket.on('drain', () => this.onDrain());
+    this.writer = new LinkWriter(socket);
     this.ping(); // measures the round trip at once; window growth uses it
     this.pingTimer = setInterval(() => this.ping(), opts.limits.pingIntervalMs);
     this.pingTimer.unref();
@@ -132,6 +134,14 @@ export class Session extends EventEmitter implements StreamHost {
     this.streams.set(id, stream);
     this.sendFrame(TYPE_DATA, FLAG_SYN, id, header.length, header);
     stream.chargeSent(header.length);
+    // A link that went quiet may be dead: ask now rather than at the next interval, so an OPEN that
+    // will never be answered is known to be lost within pingTimeoutMs.
+    if (
+      performance.now() - this.lastHeardAt >
+      Math.min(QUIET_BEFORE_OPEN_MS, this.opts.limits.pingIntervalMs)
+    ) {
+      this.ping();
+    }
     return stream;
   }
 
@@ -167,6 +177,7 @@ export class Session extends EventEmitter implements StreamHost {
   // ---- frames in ----
 
   private onChunk(chunk: Buffer): void {
+    this.lastHeardAt = performance.now();
     let frames: Frame[];
     try {
       frames = this.decoder.push(chunk);
@@ -243,7 +254,7 @@ export class Session extends EventEmitter implements StreamHost {
       if (++this.pingsInWindow > this.opts.limits.pingsPerSecondMax) {
         return this.protocolError(`PING flood: over ${this.opts.limits.pingsPerSecondMax} in 1 s`);
       }
-      this.sendFrame(TYPE_PING, FLAG_ACK, 0, f.length);
+      this.writer.ping(FLAG_ACK, f.length);
     } else if (f.flags & FLAG_ACK && this.pingOutstanding && f.length === this.pingId) {
       this.pingOutstanding = false;
       if (this.pingDeadline) clearTimeout(this.pingDeadline);
@@ -264,32 +275,14 @@ export class Session extends EventEmitter implements StreamHost {
 
   // ---- frames out ----
 
-  /** Queues one frame on the socket. Frames from one tick leave in one corked write. */
+  /** Queues one frame on the link (see writer.ts). Frames from one tick leave in one corked write. */
   sendFrame(type: FrameType, flags: number, streamId: number, length: number, payload?: Buffer): void {
     if (this.closed) return;
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
-    }
-    this.socket.write(encodeHeader(type, flags, streamId, length));
-    if (payload !== undefined && payload.length > 0) this.socket.write(payload);
+    this.writer.frame(type, flags, streamId, length, payload);
   }
 
   whenWritable(cb: () => void): void {
-    // Writers are held back only once a good batch is queued on the link (LINK_WRITE_QUEUE), not at
-    // the TLS socket's 16 KiB high-water mark: that would make every 64 KiB frame stop-and-wait.
-    if (this.closed || this.socket.writableLength < LINK_WRITE_QUEUE) cb();
-    else this.drainWaiters.push(cb);
-  }
-
-  private onDrain(): void {
-    const waiters = this.drainWaiters;
-    this.drainWaiters = [];
-    for (const cb of waiters) cb();
+    this.writer.whenWritable(cb);
   }
 
   private ping(): void {
@@ -297,10 +290,22 @@ export class Session extends EventEmitter implements StreamHost {
     this.pingOutstanding = true;
     this.pingId = (this.pingId + 1) >>> 0;
     this.pingSentAt = performance.now();
-    this.sendFrame(TYPE_PING, FLAG_SYN, 0, this.pingId);
+    this.writer.ping(FLAG_SYN, this.pingId); // passes queued data: see writer.ts
+    this.armPingDeadline();
+  }
+
+  private armPingDeadline(): void {
+    const armedAt = performance.now();
     this.pingDeadline = setTimeout(() => {
-      this.opts.log.info(`link ${this.opts.peer}: no PING answer in ${this.opts.limits.pingTimeoutMs} ms`);
-      this.fail(new TunnelError('link-down', 'PING deadline missed'));
+      // Bytes arrived meanwhile: the link is alive, its answer is only queued behind them.
+      if (this.lastHeardAt > armedAt) return this.armPingDeadline();
+      const ms = this.opts.limits.pingTimeoutMs;
+      this.opts.log.debug(`link ${this.opts.peer}: nothing heard, no PING answer in ${ms} ms`);
+      this.fail(
+        new TunnelError('link-down', 'PING deadline missed', {
+          cause: new TunnelError('timeout', `no PING answer in ${ms} ms`),
+        }),
+      );
     }, this.opts.limits.pingTimeoutMs);
     this.pingDeadline.unref();
   }
@@ -367,13 +372,9 @@ export class Session extends EventEmitter implements StreamHost {
     );
     for (const s of [...this.streams.values()]) s.destroy(streamErr);
     this.streams.clear();
-    this.onDrain();
+    this.writer.close(flush);
     if (flush) {
       // Let queued frames (GO_AWAY) reach the peer, then close; never wait on the peer for long.
-      if (this.corked) {
-        this.corked = false;
-        this.socket.uncork();
-      }
       this.socket.end();
       setTimeout(() => this.socket.destroy(), 2000).unref();
     } else {

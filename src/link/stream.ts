@@ -68,6 +68,8 @@ export class MuxStream extends Duplex {
   private finReceived = false;
   private endPushed = false;
   private resetByPeer = false;
+  private gotResult = false;
+  private sentPayload = false;
   /** When data last moved either way (performance.now()), for the link's idle sweep. */
   lastActive = performance.now();
 
@@ -87,6 +89,16 @@ export class MuxStream extends Duplex {
   /** True once the stream is connected: our OPEN was answered with result 0, or we accepted the peer's. */
   get connected(): boolean {
     return this.state === 'open' && !this.destroyed;
+  }
+
+  /** A stream we opened: the peer's result byte (success or failure) has arrived. */
+  get answered(): boolean {
+    return this.gotResult;
+  }
+
+  /** At least one byte written to this stream has been put on the link (the OPEN header does not count). */
+  get payloadSent(): boolean {
+    return this.sentPayload;
   }
 
   /** Counts the OPEN header (already sent by the session in the SYN frame) against our send window. */
@@ -161,6 +173,7 @@ export class MuxStream extends Duplex {
         return;
       }
       const result = payload[0]!;
+      this.gotResult = true;
       this.consumed(1);
       payload = payload.subarray(1);
       if (result !== MUX_RESULT_OK) {
@@ -245,6 +258,7 @@ export class MuxStream extends Duplex {
       const n = Math.min(this.sendWindow, SEND_FRAME_MAX, w.chunk.length - w.offset);
       if (n <= 0) return; // resumed by the peer's WINDOW_UPDATE
       this.host.sendFrame(TYPE_DATA, 0, this.id, n, w.chunk.subarray(w.offset, w.offset + n));
+      this.sentPayload = true;
       this.sendWindow -= n;
       w.offset += n;
     }
