@@ -7,6 +7,7 @@
 // (deadline) → client pin checked against the allow-list (silent close if not allowed: the client
 // learns nothing) → ALPN dispatch. A misbehaving peer costs only its own connection.
 
+import { linkDownReason } from '../circuit/reason.js';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as tls from 'node:tls';
@@ -142,9 +143,13 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
     });
     sessions.add(session);
     log.info(`link up: client ${peer}`);
+    let peerGoAway = false;
+    session.once('goaway', () => (peerGoAway = true));
     session.once('close', (err?: Error) => {
       sessions.delete(session);
-      log.info(`link down: client ${peer}${err ? ` (${err.message})` : ''}`);
+      // The same stable reason words as the client's log (ping-timeout, closed, reset, protocol-error…).
+      const reason = linkDownReason(err, peerGoAway);
+      log.info(`link down: client ${peer}: ${reason}${err ? ` (${err.message})` : ''}`);
     });
   });
 

@@ -104,6 +104,7 @@ async function closedFor(bytes: (link: RawLink) => void, reason: RegExp): Promis
   await link.waitClosed();
   assert.equal(link.goAway(), 1, 'GO_AWAY (protocol error) before the close');
   await relayLogged(relay.proc, reason);
+  await relayLogged(relay.proc, /link down: client \S+: protocol-error \(/);
 }
 
 describe('bad frames close the offending link with a logged reason', () => {
