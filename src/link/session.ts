@@ -279,10 +279,14 @@ export class Session extends EventEmitter implements StreamHost {
     if (payload !== undefined && payload.length > 0) this.socket.write(payload);
   }
 
+  // Writers are held back only once a good batch is queued on the link (LINK_WRITE_QUEUE), not at
+  // the TLS socket's 16 KiB high-water mark: that would make every 64 KiB frame stop-and-wait.
+  get linkWritable(): boolean {
+    return this.closed || this.socket.writableLength < LINK_WRITE_QUEUE;
+  }
+
   whenWritable(cb: () => void): void {
-    // Writers are held back only once a good batch is queued on the link (LINK_WRITE_QUEUE), not at
-    // the TLS socket's 16 KiB high-water mark: that would make every 64 KiB frame stop-and-wait.
-    if (this.closed || this.socket.writableLength < LINK_WRITE_QUEUE) cb();
+    if (this.linkWritable) cb();
     else this.drainWaiters.push(cb);
   }
 

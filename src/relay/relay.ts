@@ -162,9 +162,11 @@ function serveOpen(
   log: RelayOptions['log'],
 ): void {
   const abort = new AbortController();
-  stream.once('close', () => abort.abort());
+  const onClose = (): void => abort.abort();
+  stream.on('close', onClose);
   dial(open.target, abort.signal).then(
     (exit) => {
+      stream.off('close', onClose); // the controller is done with: not kept for the stream's life
       if (stream.destroyed) {
         exit.destroy();
         return;
@@ -173,6 +175,7 @@ function serveOpen(
       splice(exit, stream);
     },
     (err: unknown) => {
+      stream.off('close', onClose);
       const e = toTunnelError(err);
       log.debug(`stream ${stream.id}: ${e.code}`);
       stream.reject(e.code);
