@@ -35,6 +35,17 @@ export function splice(socket: Socket, stream: Duplex, onDone?: (err?: Error) =>
   // bytes it already holds come out now, in order, and a FIN it already read follows them.
   socket.resume();
   stream.resume();
+  // A side whose end was already emitted (an app that sent FIN while its request was being dialed)
+  // emits no more 'end': pass it on now, as pipe() does.
+  if (socket.readableEnded) process.nextTick(endStreamOf, socket);
+  if (stream.readableEnded) process.nextTick(endSocketOf, stream);
+}
+
+function endStreamOf(socket: Socket): void {
+  onSocketEnd.call(socket);
+}
+function endSocketOf(stream: Duplex): void {
+  onStreamEnd.call(stream);
 }
 
 const kPair = Symbol('ett.splice');
