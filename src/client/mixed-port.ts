@@ -31,9 +31,14 @@ const SOCKS4_FIRST_BYTE = 0x04;
 export async function startMixedPort(listen: Target, opts: FrontEndOptions): Promise<MixedPort> {
   const open = new Set<Socket>();
   const http = createHttpProxy(opts);
+  // One listener function for every socket (not a once-wrapper and a closure each): with thousands of
+  // connections open, per-connection objects are the port's memory.
+  const forget = function (this: Socket): void {
+    open.delete(this);
+  };
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     open.add(socket);
-    socket.once('close', () => open.delete(socket));
+    socket.on('close', forget);
     accept(socket, opts, http.serve);
   });
   await new Promise<void>((resolve, reject) => {

@@ -281,6 +281,11 @@ export class Session extends EventEmitter implements StreamHost {
     this.writer.frame(type, flags, streamId, length, payload);
   }
 
+  /** False while a good batch is already queued on the link (see LinkWriter.writable). */
+  get linkWritable(): boolean {
+    return this.closed || this.writer.writable;
+  }
+
   whenWritable(cb: () => void): void {
     this.writer.whenWritable(cb);
   }

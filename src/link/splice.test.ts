@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { once } from 'node:events';
-import { resetSocket } from './splice.js';
+import { PassThrough } from 'node:stream';
+import { resetSocket, splice } from './splice.js';
 
 async function pair(): Promise<[net.Socket, net.Socket, net.Server]> {
   const server = net.createServer({ allowHalfOpen: true });
@@ -55,4 +56,31 @@ test('resetSocket right after our FIN still closes the socket (no leaked handle)
   assert.equal(await closed, true, 'the socket closed; a reset during a pending shutdown leaks its handle');
   b.destroy();
   server.close();
+});
+
+test('splice passes on a FIN the socket read before it was spliced (0 bytes, then FIN)', async () => {
+  const [a, b, server] = await pair();
+  a.on('error', () => {});
+  b.on('error', () => {});
+  b.end(); // the app half-closes at once, while its request would still be dialed
+  a.resume();
+  await once(a, 'end');
+  a.pause();
+  const stream = new PassThrough();
+  const finished = new Promise<boolean>((resolve) => {
+    const t = setTimeout(() => resolve(false), 2000);
+    stream.once('finish', () => {
+      clearTimeout(t);
+      resolve(true);
+    });
+  });
+  try {
+    splice(a, stream);
+    assert.equal(await finished, true, 'the stream was never ended: the early FIN was lost');
+  } finally {
+    a.destroy();
+    b.destroy();
+    stream.destroy();
+    server.close();
+  }
 });

@@ -35,6 +35,8 @@ export interface StreamHost {
   /** False once the link is gone: no frame can be sent any more. */
   readonly alive: boolean;
   sendFrame(type: FrameType, flags: number, streamId: number, length: number, payload?: Buffer): void;
+  /** False while a good batch is already queued on the link's socket: writers wait for whenWritable. */
+  readonly linkWritable: boolean;
   /** Calls cb now if the link can take more bytes, else once it drains (or dies). */
   whenWritable(cb: () => void): void;
   /** Smoothed round-trip time of the link, ms (0 if not yet measured). */
@@ -56,6 +58,7 @@ export class MuxStream extends Duplex {
   private sendWindow = INITIAL_WINDOW;
   private pendingWrite: { chunk: Buffer; offset: number; cb: (err?: Error | null) => void } | null = null;
   private pendingFinal: ((err?: Error | null) => void) | null = null;
+  private awaitingLink = false;
   private finSent = false;
   // receiving
   private recvWindow = INITIAL_WINDOW;
@@ -251,12 +254,24 @@ export class MuxStream extends Duplex {
     this.pump();
   }
 
+  // Sends the pending write as the window and the link allow. A frame goes out only while the link's
+  // queue is under its batch size: with many streams writing at once the link holds about one batch,
+  // and each stream holds its own pending chunk (its writer is told to wait), rather than every
+  // stream's bytes piling up, plaintext and then encrypted, in the link's queue.
   private pump(): void {
     const w = this.pendingWrite;
-    if (w === null || this.state === 'accepting' || this.destroyed) return;
+    if (w === null || this.state === 'accepting' || this.destroyed || this.awaitingLink) return;
     while (w.offset < w.chunk.length) {
       const n = Math.min(this.sendWindow, SEND_FRAME_MAX, w.chunk.length - w.offset);
       if (n <= 0) return; // resumed by the peer's WINDOW_UPDATE
+      if (!this.host.linkWritable) {
+        this.awaitingLink = true;
+        this.host.whenWritable(() => {
+          this.awaitingLink = false;
+          this.pump();
+        });
+        return;
+      }
       this.host.sendFrame(TYPE_DATA, 0, this.id, n, w.chunk.subarray(w.offset, w.offset + n));
       this.sentPayload = true;
       this.sendWindow -= n;
@@ -264,7 +279,7 @@ export class MuxStream extends Duplex {
     }
     this.lastActive = performance.now();
     this.pendingWrite = null;
-    this.host.whenWritable(() => w.cb());
+    w.cb();
   }
 
   override _final(cb: (err?: Error | null) => void): void {

@@ -51,11 +51,19 @@ export class LinkWriter {
     this.write(encodeHeader(TYPE_PING, flags, 0, value));
   }
 
+  /**
+   * True while the link can take more bytes. Writers are held back only once a good batch is queued
+   * (LINK_WRITE_QUEUE), not at the TLS socket's 16 KiB high-water mark: that would make every 64 KiB
+   * frame stop-and-wait. Streams ask before each frame, so however many write at once, the link holds
+   * about one batch and each waiting stream only its own chunk.
+   */
+  get writable(): boolean {
+    return this.closed || this.socket.writableLength + this.heldBytes < LINK_WRITE_QUEUE;
+  }
+
   /** Calls cb now if the link can take more bytes, else once it drains (or closes). */
   whenWritable(cb: () => void): void {
-    // Writers are held back only once a good batch is queued (LINK_WRITE_QUEUE), not at the TLS socket's
-    // 16 KiB high-water mark: that would make every 64 KiB frame stop-and-wait.
-    if (this.closed || this.socket.writableLength + this.heldBytes < LINK_WRITE_QUEUE) cb();
+    if (this.writable) cb();
     else this.waiters.push(cb);
   }
 
@@ -105,7 +113,7 @@ export class LinkWriter {
   private onDrain(): void {
     if (this.closed) return;
     this.moveHeld(SOCKET_QUEUE);
-    if (this.socket.writableLength + this.heldBytes < LINK_WRITE_QUEUE) this.release();
+    if (this.writable) this.release();
   }
 
   private release(): void {

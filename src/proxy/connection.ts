@@ -42,23 +42,62 @@ export interface PortConnection {
  * and installs an error listener for the socket's whole life. Never throws.
  */
 export function createPortConnection(socket: Socket, opts: FrontEndOptions, label: string): PortConnection {
-  // An error listener for the socket's whole life: a reset from the app is that connection's problem.
-  socket.on('error', (err) => opts.log.debug(`${label}: ${err.message}`));
-  const started = Date.now();
-  const deadline = setTimeout(() => {
-    opts.log.debug(`${label}: request head deadline passed`);
-    socket.destroy();
-  }, opts.limits.requestHeadTimeoutMs);
-  socket.once('close', () => clearTimeout(deadline));
-  return {
-    socket,
-    opts,
-    label,
-    headTimeLeft: () => Math.max(1, opts.limits.requestHeadTimeoutMs - (Date.now() - started)),
-    headDone: () => clearTimeout(deadline),
-    dial: (target) => dialFor(socket, opts, target),
-    replyAndClose: (reply) => replyAndClose(socket, reply),
-  };
+  return new Connection(socket, opts, label);
+}
+
+// A class, not an object of closures: one lives as long as its application connection, so with many
+// thousands open its size matters. The socket's listeners are shared module functions that find it
+// through a symbol, and the head deadline's timer is dropped once the head is in.
+const kConnection = Symbol('ett.connection');
+type Owned = Socket & { [kConnection]?: Connection };
+
+class Connection implements PortConnection {
+  private readonly started = Date.now();
+  private deadline: NodeJS.Timeout | null;
+
+  constructor(
+    readonly socket: Socket,
+    readonly opts: FrontEndOptions,
+    readonly label: string,
+  ) {
+    (socket as Owned)[kConnection] = this;
+    // An error listener for the socket's whole life: a reset from the app is that connection's problem.
+    socket.on('error', onSocketError);
+    socket.on('close', onSocketClose);
+    this.deadline = setTimeout(onHeadDeadline, opts.limits.requestHeadTimeoutMs, this);
+  }
+
+  headTimeLeft(): number {
+    return Math.max(1, this.opts.limits.requestHeadTimeoutMs - (Date.now() - this.started));
+  }
+
+  headDone(): void {
+    if (this.deadline) clearTimeout(this.deadline);
+    this.deadline = null;
+  }
+
+  dial(target: Target): Promise<Duplex> {
+    return dialFor(this.socket, this.opts, target);
+  }
+
+  replyAndClose(reply: Uint8Array | string): void {
+    replyAndClose(this.socket, reply);
+  }
+}
+
+function onSocketError(this: Owned, err: Error): void {
+  const c = this[kConnection];
+  c?.opts.log.debug(`${c.label}: ${err.message}`);
+}
+
+function onSocketClose(this: Owned): void {
+  this[kConnection]?.headDone();
+}
+
+function onHeadDeadline(c: Connection): void {
+  c.headDone();
+  c.opts.log.debug(`${c.label}: request head deadline passed`);
+  c.socket.destroy();
 }
 
 // The dial of one request: bounded by openTimeoutMs, aborted if the app goes away. If the dialer

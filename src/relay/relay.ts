@@ -187,9 +187,11 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
 /** One OPEN: dial under the policy, answer the result, then join the stream to the destination. */
 function serveOpen(stream: MuxStream, open: Open, dial: Dial, log: RelayOptions['log']): void {
   const abort = new AbortController();
-  stream.once('close', () => abort.abort());
+  const onClose = (): void => abort.abort();
+  stream.on('close', onClose);
   dial(open.target, abort.signal).then(
     (exit) => {
+      stream.off('close', onClose); // the controller is done with: not kept for the stream's life
       if (stream.destroyed) {
         exit.destroy();
         return;
@@ -198,6 +200,7 @@ function serveOpen(stream: MuxStream, open: Open, dial: Dial, log: RelayOptions[
       splice(exit, stream);
     },
     (err: unknown) => {
+      stream.off('close', onClose);
       const e = toTunnelError(err);
       log.debug(`stream ${stream.id}: ${e.code}: ${e.message}`);
       stream.reject(e.code);

@@ -3,6 +3,7 @@
 // `after` hook; a last-resort 'exit' handler SIGKILLs any child still alive if the file dies early.
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -338,4 +339,19 @@ export function curlVersion(): Promise<[number, number, number]> {
     return [Number(m[1]), Number(m[2]), Number(m[3])];
   });
   return curlVersionCache;
+}
+
+/** A field of /proc/PID/status in MiB (VmRSS: resident now; VmHWM: the peak resident size so far). */
+export function statusMiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const text = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text);
+  if (!m) throw new Error(`no ${field} in /proc/${pid}/status`);
+  return Number(m[1]) / 1024;
+}
+
+/** This process's open-file limits, from /proc/self/limits. */
+export function fileLimits(): { soft: number; hard: number } {
+  const m = /^Max open files\s+(\S+)\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+  const n = (s: string | undefined): number => (s === 'unlimited' ? Infinity : Number(s));
+  return { soft: n(m?.[1]), hard: n(m?.[2]) };
 }
