@@ -53,7 +53,7 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   handshakesPerSource: 32,
   linksMax: 4096,
   linksPerClient: 256,
-  exitSocketsPerClient: 4096,
+  exitSocketsPerClient: 16_384,
   streamsPerLink: 16_384,
   streamWindowMax: 16 * 1024 * 1024,
   linkBufferedMax: 64 * 1024 * 1024,
