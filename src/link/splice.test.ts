@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { once } from 'node:events';
-import { resetSocket } from './splice.js';
+import { Duplex } from 'node:stream';
+import { resetSocket, splice } from './splice.js';
 
 async function pair(): Promise<[net.Socket, net.Socket, net.Server]> {
   const server = net.createServer({ allowHalfOpen: true });
@@ -55,4 +56,45 @@ test('resetSocket right after our FIN still closes the socket (no leaked handle)
   assert.equal(await closed, true, 'the socket closed; a reset during a pending shutdown leaks its handle');
   b.destroy();
   server.close();
+});
+
+test('splice: a destination reset while its data is unread aborts the stream; it never passes as an end', async () => {
+  // libuv reports a RST that arrives together with unread data as an end of stream (POLLHUP after a
+  // partial read is taken for EOF), so Node emits 'end', not ECONNRESET. Seen in the fault runs: an
+  // exit's connection reset mid-body reached the application as a clean close, the body cut short.
+  // On loopback, data written just before the reset arrives with it, so every round meets that case.
+  for (let round = 0; round < 10; round++) {
+    const [a, b, server] = await pair();
+    a.on('error', () => {});
+    // The stream side: takes what the socket delivers, notes an end() (the FIN it would send on).
+    let got = 0;
+    let ended = false;
+    const stream = new Duplex({
+      allowHalfOpen: true,
+      read() {},
+      write(chunk: Buffer, _enc, cb) {
+        got += chunk.length;
+        cb();
+      },
+      final(cb) {
+        ended = true;
+        cb();
+        finished('ended');
+      },
+    });
+    stream.on('error', () => {});
+    let finished: (how: string) => void = () => {};
+    const outcome = new Promise<string>((resolve) => {
+      finished = resolve;
+      setTimeout(() => resolve('neither within 5 s'), 5000).unref();
+    });
+    splice(b, stream, (err) => finished(err ? 'aborted' : 'finished cleanly'));
+    a.write(Buffer.alloc(100_000, 7));
+    resetSocket(a); // the destination resets right after sending
+    assert.equal(await outcome, 'aborted', `round ${round}: after ${got} bytes`);
+    assert.equal(ended, false, `round ${round}: the stream was ended (a FIN) after ${got} bytes`);
+    assert.ok(stream.destroyed, 'the stream was destroyed (a RST)');
+    b.destroy();
+    server.close();
+  }
 });

@@ -2,6 +2,8 @@
 // ways with the semantics ett promises: half-close travels one direction at a time, and an abort on
 // either side becomes an abort on the other. A stream that dies with an error (RST, broken link) resets
 // the TCP socket: the application sees ECONNRESET, never a clean EOF that could pass for a whole reply.
+// The other way too: a socket's end is passed on as a FIN only after checking it was not a RST (see
+// endedByReset: Node can report a reset as a plain end).
 
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -28,8 +30,14 @@ export function splice(socket: Socket, stream: Duplex, onDone?: (err?: Error) =>
     finish(err);
   };
 
-  socket.pipe(stream);
+  socket.pipe(stream, { end: false });
   stream.pipe(socket);
+
+  socket.on('end', () => {
+    if (!endedByReset(socket)) return void stream.end();
+    socket.destroy();
+    abortStream(Object.assign(new Error('connection reset (reported as an end)'), { code: 'ECONNRESET' }));
+  });
 
   socket.on('error', abortStream);
   stream.on('error', abortSocket);
@@ -43,6 +51,22 @@ export function splice(socket: Socket, stream: Duplex, onDone?: (err?: Error) =>
       abortSocket(new Error('stream closed before both directions ended'));
     else if (socket.destroyed || (socket.readableEnded && socket.writableFinished)) finish();
   });
+}
+
+/**
+ * Whether a TCP socket whose read side just ended was in fact reset. libuv takes POLLHUP after a
+ * partial read for end of stream, and a RST that arrives together with unread data raises exactly that
+ * (libuv/libuv#2319, #4997): Node then emits 'end', not ECONNRESET, after the data that was there. So a
+ * reply the destination cut off with a RST would travel on as a clean close: silently truncated. After
+ * a RST the kernel's socket is closed and getpeername fails (ENOTCONN); after a FIN it is in CLOSE_WAIT
+ * and still names its peer. Once we have sent our own FIN the two look alike (their FIN closes the socket
+ * too), so then an end stays an end. Sockets without that handle method (not TCP) are taken at their word.
+ */
+export function endedByReset(socket: Socket): boolean {
+  if (socket.writableEnded) return false;
+  const handle = (socket as Socket & { _handle?: { getpeername?: (out: object) => number } })._handle;
+  if (typeof handle?.getpeername !== 'function') return false;
+  return handle.getpeername({}) < 0;
 }
 
 /**
