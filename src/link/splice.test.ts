@@ -98,3 +98,36 @@ test('splice: a destination reset while its data is unread aborts the stream; it
     server.close();
   }
 });
+
+test('splice: a stream already destroyed when joined resets the socket at once (it would hang otherwise)', async () => {
+  const [a, b, server] = await pair();
+  a.on('error', () => {});
+  const stream = new Duplex({ read() {}, write: (_c, _e, cb) => cb() });
+  stream.on('error', () => {});
+  const closed = new Promise((resolve) => stream.once('close', resolve));
+  stream.destroy(new Error('link down'));
+  await closed; // its 'error' and 'close' are over before the join
+  const outcome = new Promise<string>((resolve) => {
+    splice(b, stream, (err) => resolve(err ? err.message : 'clean'));
+    setTimeout(() => resolve('nothing within 2 s'), 2000).unref();
+  });
+  assert.equal(await outcome, 'link down');
+  assert.ok(b.destroyed, 'the socket was closed');
+  server.close();
+});
+
+test('splice: a socket already destroyed when joined resets the stream', async () => {
+  const [a, b, server] = await pair();
+  a.on('error', () => {});
+  b.on('error', () => {});
+  b.destroy();
+  await once(b, 'close');
+  const stream = new Duplex({ read() {}, write: (_c, _e, cb) => cb() });
+  stream.on('error', () => {});
+  let result: string | undefined;
+  splice(b, stream, (err) => (result = err ? err.message : 'clean'));
+  assert.equal(result, 'socket closed before it was joined');
+  assert.ok(stream.destroyed, 'the stream was destroyed');
+  a.destroy();
+  server.close();
+});

@@ -30,6 +30,12 @@ export function splice(socket: Socket, stream: Duplex, onDone?: (err?: Error) =>
     finish(err);
   };
 
+  // Either side may have died before the join: a stream whose link went down in the same chunk of
+  // frames that carried its ACK has fired 'error' and 'close' already, and no listener attached below
+  // would ever hear of it (seen in the fault runs: the app got its SOCKS success, then nothing, forever).
+  if (stream.destroyed) return abortSocket(stream.errored ?? new Error('stream closed before it was joined'));
+  if (socket.destroyed) return abortStream(socket.errored ?? new Error('socket closed before it was joined'));
+
   socket.pipe(stream, { end: false });
   stream.pipe(socket);
 
