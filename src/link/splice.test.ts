@@ -131,3 +131,28 @@ test('splice: a socket already destroyed when joined resets the stream', async (
   a.destroy();
   server.close();
 });
+
+test('splice: a socket whose end (FIN) came before the join passes it on', async () => {
+  const [a, b, server] = await pair();
+  a.end(); // the app sends nothing and half-closes before the tunnel is up
+  b.resume();
+  await once(b, 'end');
+  b.pause();
+  let ended = false;
+  const stream = new Duplex({
+    allowHalfOpen: true,
+    read() {},
+    write: (_c, _e, cb) => cb(),
+    final(cb) {
+      ended = true;
+      cb();
+    },
+  });
+  splice(b, stream);
+  for (let i = 0; i < 100 && !ended; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(ended, true, 'the stream was ended (FIN passed on)');
+  assert.equal(stream.destroyed, false);
+  a.destroy();
+  b.destroy();
+  server.close();
+});

@@ -39,11 +39,14 @@ export function splice(socket: Socket, stream: Duplex, onDone?: (err?: Error) =>
   socket.pipe(stream, { end: false });
   stream.pipe(socket);
 
-  socket.on('end', () => {
+  // pipe() would pass an end on (even one already emitted); this does the same once it is known a FIN.
+  const onSocketEnd = (): void => {
     if (!endedByReset(socket)) return void stream.end();
     socket.destroy();
     abortStream(Object.assign(new Error('connection reset (reported as an end)'), { code: 'ECONNRESET' }));
-  });
+  };
+  if (socket.readableEnded) process.nextTick(onSocketEnd);
+  else socket.on('end', onSocketEnd);
 
   socket.on('error', abortStream);
   stream.on('error', abortSocket);
