@@ -2,6 +2,8 @@
 // ways with the semantics ett promises: half-close travels one direction at a time, and an abort on
 // either side becomes an abort on the other. A stream that dies with an error (RST, broken link) resets
 // the TCP socket: the application sees ECONNRESET, never a clean EOF that could pass for a whole reply.
+// The other way too: a socket's end is passed on as a FIN only after checking it was not a RST (see
+// endedByReset: Node can report a reset as a plain end).
 
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -19,6 +21,13 @@ import { toTunnelError } from '../errors.js';
  */
 export function splice(socket: Socket, stream: Duplex, onDone?: (err?: Error) => void): void {
   const pair = new Pair(socket, stream, onDone);
+  // Either side may have died before the join: a stream whose link went down in the same chunk of
+  // frames that carried its ACK has fired 'error' and 'close' already, and no listener attached below
+  // would ever hear of it (seen in the fault runs: the app got its SOCKS success, then nothing, forever).
+  if (stream.destroyed)
+    return pair.abortSocket(stream.errored ?? new Error('stream closed before it was joined'));
+  if (socket.destroyed)
+    return pair.abortStream(socket.errored ?? new Error('socket closed before it was joined'));
   (socket as Joined)[kPair] = pair;
   (stream as Joined)[kPair] = pair;
   socket.on('data', onSocketData);
@@ -95,10 +104,16 @@ function onSocketDrain(this: Socket): void {
 function onStreamDrain(this: Duplex): void {
   pairOf(this).socket.resume();
 }
-// Half-close travels: the end of one side's reading ends the other side's writing.
+// Half-close travels: the end of one side's reading ends the other side's writing; a socket's end only
+// once it is known to be a FIN (endedByReset).
 function onSocketEnd(this: Socket): void {
-  const { stream } = pairOf(this);
-  if (stream.writable) stream.end();
+  const pair = pairOf(this);
+  if (endedByReset(this)) {
+    this.destroy();
+    pair.abortStream(
+      Object.assign(new Error('connection reset (reported as an end)'), { code: 'ECONNRESET' }),
+    );
+  } else if (pair.stream.writable) pair.stream.end();
 }
 function onStreamEnd(this: Duplex): void {
   const { socket } = pairOf(this);
@@ -123,6 +138,22 @@ function onStreamClose(this: Duplex): void {
   if (!(this.readableEnded && this.writableFinished))
     pair.abortSocket(new Error('stream closed before both directions ended'));
   else if (socket.destroyed || (socket.readableEnded && socket.writableFinished)) pair.finish();
+}
+
+/**
+ * Whether a TCP socket whose read side just ended was in fact reset. libuv takes POLLHUP after a
+ * partial read for end of stream, and a RST that arrives together with unread data raises exactly that
+ * (libuv/libuv#2319, #4997): Node then emits 'end', not ECONNRESET, after the data that was there. So a
+ * reply the destination cut off with a RST would travel on as a clean close: silently truncated. After
+ * a RST the kernel's socket is closed and getpeername fails (ENOTCONN); after a FIN it is in CLOSE_WAIT
+ * and still names its peer. Once we have sent our own FIN the two look alike (their FIN closes the socket
+ * too), so then an end stays an end. Sockets without that handle method (not TCP) are taken at their word.
+ */
+export function endedByReset(socket: Socket): boolean {
+  if (socket.writableEnded) return false;
+  const handle = (socket as Socket & { _handle?: { getpeername?: (out: object) => number } })._handle;
+  if (typeof handle?.getpeername !== 'function') return false;
+  return handle.getpeername({}) < 0;
 }
 
 /**

@@ -1,7 +1,8 @@
 // A small program the namespace tests run inside their namespaces (`node netns-tools.js …`), since a
 // process cannot move itself into one:
 //   serve HOST HTTP_PORT HASH_PORT  HTTP: `/` the 20 MB test body, `/small` its first 64 KiB, `/paced` the
-//                                   whole body at about 2.5 MB/s (256 KiB per 100 ms). HASH: reads
+//                                   whole body at about 2.5 MB/s (256 KiB per 100 ms), `/bytes/N` its
+//                                   first N bytes at once, `/paced/N` those at 32 KiB per 50 ms. HASH: reads
 //                                   until EOF, answers SHA-256 (32 bytes) of what it read, then ends.
 //                                   Prints `ready`, then `peer http|hash ADDRESS` for each connection.
 //   send HOST PORT SIZE SEED        connects, sends SIZE seeded bytes, half-closes, prints one JSON line:
@@ -17,22 +18,37 @@ import { seededBytes, testBody } from './servers.js';
 export const SMALL = 64 * 1024;
 const PACE_CHUNK = 256 * 1024;
 const PACE_MS = 100;
+const SLOW_CHUNK = 32 * 1024;
+const SLOW_MS = 50;
+
+/** What an HTTP path asks for: a prefix of the body, at once or paced (chunk bytes per ms). */
+function route(url: string | undefined, size: number): { length: number; chunk: number; ms: number } {
+  const m = /^\/(bytes|paced)\/(\d+)$/.exec(url ?? '');
+  if (m) {
+    const length = Math.min(Number(m[2]), size);
+    return m[1] === 'paced' ? { length, chunk: SLOW_CHUNK, ms: SLOW_MS } : { length, chunk: 0, ms: 0 };
+  }
+  if (url === '/small') return { length: SMALL, chunk: 0, ms: 0 };
+  if (url === '/paced') return { length: size, chunk: PACE_CHUNK, ms: PACE_MS };
+  return { length: size, chunk: 0, ms: 0 };
+}
 
 function serve(host: string, httpPort: number, hashPort: number): void {
   const body = testBody();
   const web = http.createServer((req, res) => {
     req.resume();
-    const bytes = req.url === '/small' ? body.bytes.subarray(0, SMALL) : body.bytes;
+    const how = route(req.url, body.bytes.length);
+    const bytes = body.bytes.subarray(0, how.length);
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': bytes.length });
-    if (req.url !== '/paced') return void res.end(bytes);
+    if (how.chunk === 0) return void res.end(bytes);
     // Paced, so a download is surely still running when a relay is killed (whatever the buffers hold).
     let at = 0;
     const next = (): void => {
       if (res.destroyed) return;
       if (at >= bytes.length) return void res.end();
-      const chunk = bytes.subarray(at, at + PACE_CHUNK);
+      const chunk = bytes.subarray(at, at + how.chunk);
       at += chunk.length;
-      res.write(chunk, () => setTimeout(next, PACE_MS));
+      res.write(chunk, () => setTimeout(next, how.ms));
     };
     next();
   });
