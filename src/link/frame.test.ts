@@ -164,6 +164,63 @@ test('malformed headers are protocol errors, detected on the header alone', () =
   rejects('00 00 0000 00000001 ffffffff', 256 * 1024, /exceeds/);
 });
 
+test('pieces(): DATA comes out as the pieces it arrived in, uncopied; FIN and RST only on the last', () => {
+  const payload = Buffer.alloc(200_000);
+  for (let i = 0; i < payload.length; i++) payload[i] = i & 0xff;
+  const flags = FLAG_ACK | FLAG_FIN | FLAG_RST;
+  const bytes = Buffer.concat([encodeHeader(TYPE_DATA, flags, 9, payload.length), payload]);
+  const d = new FrameDecoder(256 * 1024);
+  const out: Frame[] = [];
+  const chunks: Buffer[] = [];
+  for (let off = 0; off < bytes.length; off += 16384)
+    chunks.push(Buffer.from(bytes.subarray(off, off + 16384)));
+  for (const c of chunks) {
+    out.push(...d.pieces(c));
+    assert.equal(d.buffered, 0, 'a piece is handed on, never held');
+  }
+  assert.equal(out.length, chunks.length, 'one piece per chunk');
+  assert.ok(Buffer.concat(out.map((f) => f.payload)).equals(payload));
+  out.forEach((f, i) => {
+    assert.equal(f.type, TYPE_DATA);
+    assert.equal(f.streamId, 9);
+    assert.equal(f.length, f.payload.length, 'a piece is its own length');
+    assert.equal(f.payload.buffer, chunks[i]!.buffer, `piece ${i} is a view of its chunk, not a copy`);
+    assert.equal(f.flags, i === out.length - 1 ? flags : FLAG_ACK, `piece ${i} flags`);
+  });
+});
+
+test('pieces(): an OPEN (DATA|SYN) and frames without payload come out whole', () => {
+  const open = Buffer.alloc(40_000, 3);
+  const bytes = Buffer.concat([
+    encodeHeader(TYPE_DATA, FLAG_SYN, 1, open.length),
+    open,
+    encodeHeader(TYPE_DATA, FLAG_FIN, 1, 0),
+    encodeHeader(TYPE_WINDOW_UPDATE, 0, 1, 5),
+  ]);
+  const d = new FrameDecoder(256 * 1024);
+  const out: Frame[] = [];
+  for (let off = 0; off < bytes.length; off += 1000) out.push(...d.pieces(bytes.subarray(off, off + 1000)));
+  assert.deepEqual(
+    out.map((f) => [f.type, f.flags, f.length, f.payload.length]),
+    [
+      [TYPE_DATA, FLAG_SYN, open.length, open.length],
+      [TYPE_DATA, FLAG_FIN, 0, 0],
+      [TYPE_WINDOW_UPDATE, 0, 5, 0],
+    ],
+  );
+  assert.ok(out[0]!.payload.equals(open));
+  assert.equal(d.buffered, 0);
+});
+
+test('pieces(): a DATA length over the maximum is refused on the header, before any piece', () => {
+  const d = new FrameDecoder(1024);
+  assert.throws(
+    () => d.pieces(Buffer.concat([hex('00 00 0000 00000001 00000401'), Buffer.alloc(100)])),
+    (err: unknown) =>
+      err instanceof TunnelError && err.code === 'protocol' && /exceeds 1024/.test(err.message),
+  );
+});
+
 test('a non-DATA frame with a huge length is not a payload (WINDOW_UPDATE delta)', () => {
   const frames = new FrameDecoder(16).push(hex('00 01 0000 00000001 ffffffff'));
   assert.equal(frames.length, 1);

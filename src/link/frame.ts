@@ -84,75 +84,125 @@ export function decodeHeader(buf: Buffer, offset = 0): FrameHeader | null {
 }
 
 /**
- * Turns a byte stream into frames, whatever the chunking. It holds at most one partial frame: a header
- * and up to `maxPayload` bytes of DATA. Throws TunnelError('protocol') on a malformed header or a DATA
- * length over maxPayload (checked on the header, before any payload is buffered); after a throw the
- * decoder must not be used again (the link is closed).
+ * Turns a byte stream into frames, whatever the chunking. Throws TunnelError('protocol') on a malformed
+ * header or a DATA length over maxPayload (checked on the header, before any payload is taken); after a
+ * throw the decoder must not be used again (the link is closed).
+ *
+ * Two ways out, both over the same parser (use one per decoder):
+ * - push(chunk): whole frames. It holds at most one partial frame: a header and up to maxPayload bytes.
+ * - pieces(chunk): what the link uses. A DATA frame without SYN comes out as the pieces of its payload
+ *   as they arrive (subarrays of the chunks, no copy), each a Frame whose length is the piece's; only the
+ *   last piece carries the frame's FIN and RST flags (earlier ones carry the rest: ACK). A DATA frame
+ *   with SYN (an OPEN, which must be read whole) and every other frame type come out whole. It holds at
+ *   most a partial header, or a partial SYN frame.
  */
 export class FrameDecoder {
-  private chunks: Buffer[] = [];
-  private bytes = 0;
-  private header: FrameHeader | null = null;
+  private readonly head = Buffer.alloc(HEADER_SIZE); // a header split over chunks
+  private headLen = 0;
+  private header: FrameHeader | null = null; // of the DATA frame whose payload is being read
+  private left = 0; // its payload bytes still to come
+  private whole = false; // its payload is gathered in parts (push(), or a SYN frame)
+  private parts: Buffer[] = [];
+  private partsBytes = 0;
 
   constructor(private readonly maxPayload: number) {}
 
   /** Bytes held waiting for the rest of a frame. */
   get buffered(): number {
-    return this.bytes;
+    return this.headLen + this.partsBytes;
   }
 
-  /** Feeds a chunk; returns the frames it completed, in order. */
+  /** Feeds a chunk; returns the whole frames it completed, in order. */
   push(chunk: Buffer): Frame[] {
-    const frames: Frame[] = [];
-    if (chunk.length > 0) {
-      this.chunks.push(chunk);
-      this.bytes += chunk.length;
-    }
+    return this.run(chunk, true);
+  }
+
+  /** Feeds a chunk; returns the frames and DATA pieces it completed, in order (see the class comment). */
+  pieces(chunk: Buffer): Frame[] {
+    return this.run(chunk, false);
+  }
+
+  private run(chunk: Buffer, wholeData: boolean): Frame[] {
+    const out: Frame[] = [];
+    let off = 0;
+    const end = chunk.length;
     for (;;) {
       const header = this.header;
       if (header === null) {
-        if (this.bytes < HEADER_SIZE) break;
-        const h = decodeHeader(this.take(HEADER_SIZE))!;
-        if (h.type !== TYPE_DATA) {
-          frames.push({ ...h, payload: EMPTY });
-        } else if (h.length > this.maxPayload) {
-          throw new TunnelError('protocol', `DATA frame of ${h.length} bytes exceeds ${this.maxPayload}`);
+        let h: FrameHeader;
+        if (this.headLen === 0 && end - off >= HEADER_SIZE) {
+          h = decodeHeader(chunk, off)!;
+          off += HEADER_SIZE;
         } else {
-          this.header = h;
+          const k = Math.min(HEADER_SIZE - this.headLen, end - off);
+          chunk.copy(this.head, this.headLen, off, off + k);
+          this.headLen += k;
+          off += k;
+          if (this.headLen < HEADER_SIZE) break;
+          this.headLen = 0;
+          h = decodeHeader(this.head)!;
         }
+        if (h.type !== TYPE_DATA || h.length === 0) {
+          out.push(frameOf(h.type, h.flags, h.streamId, h.length, EMPTY));
+          continue;
+        }
+        if (h.length > this.maxPayload) {
+          throw new TunnelError('protocol', `DATA frame of ${h.length} bytes exceeds ${this.maxPayload}`);
+        }
+        this.header = h;
+        this.left = h.length;
+        this.whole = wholeData || (h.flags & FLAG_SYN) !== 0;
         continue;
       }
-      if (this.bytes < header.length) break;
-      frames.push({ ...header, payload: header.length === 0 ? EMPTY : this.take(header.length) });
-      this.header = null;
-    }
-    return frames;
-  }
-
-  // Removes n bytes from the front. A slice of the first chunk when it holds them all (no copy);
-  // otherwise one concatenation, so a payload spread over many reads is copied once, not per read.
-  private take(n: number): Buffer {
-    const first = this.chunks[0]!;
-    let out: Buffer;
-    if (first.length >= n) {
-      out = first.subarray(0, n);
-      if (first.length === n) this.chunks.shift();
-      else this.chunks[0] = first.subarray(n);
-    } else {
-      out = Buffer.allocUnsafe(n);
-      let filled = 0;
-      while (filled < n) {
-        const c = this.chunks[0]!;
-        const k = Math.min(c.length, n - filled);
-        c.copy(out, filled, 0, k);
-        filled += k;
-        if (k === c.length) this.chunks.shift();
-        else this.chunks[0] = c.subarray(k);
+      if (off >= end) break;
+      const n = Math.min(this.left, end - off);
+      const piece = off === 0 && n === end ? chunk : chunk.subarray(off, off + n);
+      off += n;
+      this.left -= n;
+      const last = this.left === 0;
+      if (this.whole) {
+        if (last && this.partsBytes === 0) {
+          out.push(frameOf(header.type, header.flags, header.streamId, header.length, piece));
+        } else {
+          this.parts.push(piece);
+          this.partsBytes += n;
+          if (last) {
+            out.push(
+              frameOf(
+                header.type,
+                header.flags,
+                header.streamId,
+                header.length,
+                concat(this.parts, header.length),
+              ),
+            );
+            this.parts = [];
+            this.partsBytes = 0;
+          }
+        }
+      } else {
+        const flags = last ? header.flags : header.flags & ~(FLAG_FIN | FLAG_RST);
+        out.push(frameOf(header.type, flags, header.streamId, n, piece));
       }
+      if (last) this.header = null;
     }
-    this.bytes -= n;
     return out;
   }
+}
+
+// One object shape for every frame out of the decoder (no spread, so the engine sees one hidden class).
+function frameOf(type: FrameType, flags: number, streamId: number, length: number, payload: Buffer): Frame {
+  return { type, flags, streamId, length, payload };
+}
+
+function concat(parts: Buffer[], n: number): Buffer {
+  const out = Buffer.allocUnsafe(n);
+  let at = 0;
+  for (const p of parts) {
+    p.copy(out, at);
+    at += p.length;
+  }
+  return out;
 }
 
 const EMPTY = Buffer.alloc(0);

@@ -180,7 +180,8 @@ export class Session extends EventEmitter implements StreamHost {
     this.lastHeardAt = performance.now();
     let frames: Frame[];
     try {
-      frames = this.decoder.push(chunk);
+      // DATA arrives as pieces, as the socket delivers them: no reassembly copy (see frame.ts).
+      frames = this.decoder.pieces(chunk);
     } catch (err) {
       this.protocolError(toTunnelError(err, 'protocol').message);
       return;

@@ -8,6 +8,9 @@ import {
   FrameDecoder,
   HEADER_SIZE,
   MAX_DATA_PAYLOAD,
+  FLAG_FIN,
+  FLAG_RST,
+  FLAG_SYN,
   TYPE_DATA,
   decodeHeader,
   encodeHeader,
@@ -67,6 +70,60 @@ test('FrameDecoder: random valid frame sequences come out whole and in order und
   );
 });
 
+test('FrameDecoder.pieces: under any chunking, the pieces of each DATA frame join to it, flags end-only', () => {
+  check(
+    fc.property(
+      fc.array(frameArb, { maxLength: 12 }),
+      fc.array(fc.nat(), { maxLength: 20 }),
+      (frames, cuts) => {
+        const wire = Buffer.concat(frames.map(encode));
+        const points = [...new Set(cuts.map((c) => c % (wire.length + 1)))].sort((a, b) => a - b);
+        const dec = new FrameDecoder(MAX_DATA_PAYLOAD);
+        const got: Spec[] = [];
+        let at = 0;
+        let open: Spec | null = null; // the DATA frame whose pieces are being joined
+        for (const p of [...points, wire.length]) {
+          for (const f of dec.pieces(wire.subarray(at, p))) {
+            if (f.type !== TYPE_DATA || f.flags & FLAG_SYN || f.length === 0) {
+              assert.equal(open, null, 'no other frame between the pieces of one');
+              assert.equal(f.payload.length, f.type === TYPE_DATA ? f.length : 0);
+              got.push({ ...f, payload: Buffer.from(f.payload) });
+              continue;
+            }
+            assert.ok(
+              f.payload.length > 0 && f.payload.length === f.length,
+              'a piece is non-empty, its own length',
+            );
+            const spec = frames[got.length]!;
+            if (open === null) open = { ...f, flags: spec.flags, length: 0, payload: Buffer.alloc(0) };
+            assert.equal(f.streamId, open.streamId);
+            open.payload = Buffer.concat([open.payload, f.payload]);
+            open.length = open.payload.length;
+            const last: boolean = open.length === spec.length;
+            assert.equal(
+              f.flags,
+              last ? spec.flags : spec.flags & ~(FLAG_FIN | FLAG_RST),
+              'FIN/RST on the last piece only',
+            );
+            if (last) {
+              got.push(open);
+              open = null;
+            }
+          }
+          assert.ok(
+            dec.buffered < HEADER_SIZE + 1 + (open === null ? 200 : 0),
+            'holds a header or an OPEN, no more',
+          );
+          at = p;
+        }
+        assert.equal(dec.buffered, 0);
+        assert.equal(open, null);
+        assert.deepEqual(got, frames);
+      },
+    ),
+  );
+});
+
 test('FrameDecoder: every strict prefix of a valid frame yields no frame', () => {
   check(
     fc.property(frameArb, (f) => {
@@ -118,11 +175,16 @@ test('FrameDecoder on arbitrary bytes throws only TunnelError(protocol), and nev
       fc.array(fc.uint8Array({ maxLength: 40 }), { maxLength: 6 }),
       fc.integer({ min: 0, max: 64 }),
       (chunks, max) => {
-        const dec = new FrameDecoder(max);
-        for (const c of chunks) {
-          const r = settle(() => dec.push(Buffer.from(c)));
-          if (!r.ok) return assert.equal(r.code, 'protocol');
-          assert.ok(dec.buffered < HEADER_SIZE + max + HEADER_SIZE + 40);
+        for (const how of ['push', 'pieces'] as const) {
+          const dec = new FrameDecoder(max);
+          for (const c of chunks) {
+            const r = settle(() => dec[how](Buffer.from(c)));
+            if (!r.ok) {
+              assert.equal(r.code, 'protocol');
+              break;
+            }
+            assert.ok(dec.buffered < HEADER_SIZE + max + HEADER_SIZE + 40);
+          }
         }
       },
     ),
