@@ -344,3 +344,52 @@ test('a PING flood closes the offending link; PINGs within the limit are answere
     p.done();
   }
 });
+
+test('streamWindowMax caps how far a fast stream window grows: a reader that then stops holds at most that', async (t) => {
+  const MiB = 1024 * 1024;
+  /** Reads 16 MiB as fast as it comes (the window grows), then stops reading; what piles up at the reader. */
+  async function heldAfterStop(cap: number): Promise<number> {
+    let server!: MuxStream;
+    const p = await sessionPair(
+      (s) => {
+        s.accept();
+        server = s;
+      },
+      {},
+      { streamWindowMax: cap },
+    );
+    const s = p.client.open({ host: 'h', port: 1 });
+    await whenConnected(s, 5000);
+    let read = 0;
+    const stopped = new Promise<void>((resolve) => {
+      server.on('data', (c: Buffer) => {
+        read += c.length;
+        if (read >= 16 * MiB) {
+          server.pause();
+          resolve();
+        }
+      });
+    });
+    const chunk = Buffer.alloc(64 * 1024, 3);
+    let writing = true;
+    const pump = (async () => {
+      for (let i = 0; writing && i < 2000; i++) {
+        if (!s.write(chunk)) await Promise.race([once(s, 'drain'), new Promise((r) => setTimeout(r, 200))]);
+      }
+    })();
+    await stopped;
+    await new Promise((r) => setTimeout(r, 300)); // what was in flight lands
+    // Held at the reader: the readable buffer plus the stream's own queue behind it.
+    const held = server.readableLength + (server as unknown as { queued: number }).queued;
+    writing = false;
+    await pump;
+    p.done();
+    return held;
+  }
+  const capped = await heldAfterStop(512 * 1024);
+  assert.ok(capped <= 512 * 1024, `held ${capped} bytes with streamWindowMax 512 KiB`);
+  // The control: with room to grow, the same reader holds more, so the bound above is the cap's doing.
+  const roomy = await heldAfterStop(8 * MiB);
+  t.diagnostic(`held after the reader stopped: ${capped} bytes (cap 512 KiB), ${roomy} bytes (cap 8 MiB)`);
+  assert.ok(roomy > 512 * 1024, `held only ${roomy} bytes with streamWindowMax 8 MiB: the window never grew`);
+});
