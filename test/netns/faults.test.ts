@@ -26,12 +26,11 @@ import { after, before, describe, test, type TestContext } from 'node:test';
 import { Cleanup, sleep } from '../support/proc.js';
 import { testBody } from '../support/servers.js';
 import { HOSTS, HTTP_PORT, iface, unavailable, type Host, type NsProcess } from '../support/netns.js';
-import { Capture, readPcap } from '../support/netns-capture.js';
+import { BodyIndex, Capture, readPcap } from '../support/netns-capture.js';
 import { LARGEST_BODY } from '../support/fault-load.js';
 import { startChain, startClientIn, writeClientConfig, type Chain } from '../support/netns-ett.js';
 import { NsFirewall, nftUnavailable } from '../support/nft.js';
 import {
-  BodyRuns,
   LoadDriver,
   addProbe,
   addTally,
@@ -80,7 +79,7 @@ let client: NsProcess;
 let load: LoadDriver;
 let rig: FaultRig;
 let dns: Capture;
-let index: BodyRuns;
+let index: BodyIndex;
 
 before(
   async () => {
@@ -113,7 +112,7 @@ before(
       curlEvery: CURL_EVERY,
     });
     // Every body moved is a prefix of the test body of at most LARGEST_BODY bytes: that is what to look for.
-    index = new BodyRuns(body.bytes.subarray(0, LARGEST_BODY));
+    index = new BodyIndex(body.bytes.subarray(0, LARGEST_BODY));
     // The search finds what it must (a control): a 64-byte run of a body among random bytes.
     const hay = randomBytes(1 << 20);
     body.bytes.copy(hay, 4321, 100_001, 100_065);

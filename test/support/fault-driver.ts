@@ -6,7 +6,7 @@ import * as fs from 'node:fs/promises';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import { REPO_ROOT, type Cleanup } from './proc.js';
-import type { Leak } from './netns-capture.js';
+import type { BodyIndex, Leak } from './netns-capture.js';
 import type { NsProcess, Topology } from './netns.js';
 import { RESULTS, type ProbeResult, type Result, type Tally } from './fault-load.js';
 
@@ -75,81 +75,13 @@ export class LoadDriver {
   }
 }
 
-/**
- * BodyIndex's search (netns-capture.ts), made fast enough for captures of gigabytes: the same 32-byte
- * blocks at multiples of 32 in the body, so any run of 64 bytes or more holds a whole one, but the first
- * test at each position is one bit of a set hashed from 4 bytes, sized to about 1.5 % set and (for a body
- * of a few hundred kB) small enough to stay in the CPU's cache, then a map keyed by those 4 bytes, then a
- * compare of the 32 bytes and the run around them.
- */
-export class BodyRuns {
-  private static readonly BLOCK = 32;
-  private readonly bits: Uint8Array;
-  private readonly shift: number;
-  private readonly blocks = new Map<number, number[]>();
-
-  constructor(private readonly body: Buffer) {
-    const blocks = Math.max(1, Math.floor(body.length / BodyRuns.BLOCK));
-    let log2 = 16;
-    while (log2 < 27 && 2 ** log2 < blocks * 64) log2++;
-    this.bits = new Uint8Array(2 ** (log2 - 3));
-    this.shift = 32 - log2;
-    for (let q = 0; q + BodyRuns.BLOCK <= body.length; q += BodyRuns.BLOCK) {
-      const w = body.readInt32LE(q);
-      const h = Math.imul(w, 0x9e3779b1) >>> this.shift;
-      this.bits[h >>> 3]! |= 1 << (h & 7);
-      const key = w & 0x3fffffff; // a small integer key
-      const list = this.blocks.get(key);
-      if (list) list.push(q);
-      else this.blocks.set(key, [q]);
-    }
-  }
-
-  /** Every maximal run of at least minRun bytes of the body in hay (at most `limit`). */
-  findRuns(hay: Buffer, minRun = 64, limit = 10): Leak[] {
-    const B = BodyRuns.BLOCK;
-    const { body, bits, blocks, shift } = this;
-    const found: Leak[] = [];
-    if (hay.length < B) return found;
-    let w = hay.readInt32LE(0);
-    for (let i = 0; i + B <= hay.length; i++) {
-      if (i > 0) w = (w >>> 8) | (hay[i + 3]! << 24);
-      const h = Math.imul(w, 0x9e3779b1) >>> shift;
-      if ((bits[h >>> 3]! & (1 << (h & 7))) === 0) continue;
-      const list = blocks.get(w & 0x3fffffff);
-      if (!list) continue;
-      for (const q of list) {
-        if (hay.compare(body, q, q + B, i, i + B) !== 0) continue;
-        let left = 0;
-        while (i - left > 0 && q - left > 0 && hay[i - left - 1] === body[q - left - 1]) left++;
-        let right = 0;
-        while (
-          i + B + right < hay.length &&
-          q + B + right < body.length &&
-          hay[i + B + right] === body[q + B + right]
-        )
-          right++;
-        const length = left + B + right;
-        if (length >= minRun) {
-          found.push({ at: i - left, bodyOffset: q - left, length });
-          if (found.length >= limit) return found;
-          i += B + right - 1; // this run is reported; go on after it
-          if (i + 4 <= hay.length) w = hay.readInt32LE(i); // the word the next step shifts on from
-          break;
-        }
-      }
-    }
-    return found;
-  }
-}
-
 export interface Scan {
   readonly bytes: number;
   readonly leaks: Leak[];
 }
 
-/** BodyRuns.findRuns over a file read in 64 MiB pieces that overlap, so no run is missed at a seam. */
-export async function scanFile(file: string, index: BodyRuns, minRun = 64): Promise<Scan> {
+/** BodyIndex.findRuns over a file read in 64 MiB pieces that overlap, so no run is missed at a seam. */
+export async function scanFile(file: string, index: BodyIndex, minRun = 64): Promise<Scan> {
   const PIECE = 64 * 1024 * 1024;
   const OVERLAP = 4096;
   const fh = await fs.open(file, 'r');
