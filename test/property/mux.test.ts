@@ -45,21 +45,27 @@ const frameArb: fc.Arbitrary<Spec> = fc
 const encode = (f: Spec): Buffer =>
   Buffer.concat([encodeHeader(f.type, f.flags, f.streamId, f.length), f.payload]);
 
+/** wire cut at the given points (taken modulo its length), as the reads a socket might deliver. */
+function chunked(wire: Buffer, cuts: number[]): Buffer[] {
+  const points = [...new Set(cuts.map((c) => c % (wire.length + 1)))].sort((a, b) => a - b);
+  const out: Buffer[] = [];
+  let at = 0;
+  for (const p of [...points, wire.length]) {
+    out.push(wire.subarray(at, p));
+    at = p;
+  }
+  return out;
+}
+
 test('FrameDecoder: random valid frame sequences come out whole and in order under any chunking', () => {
   check(
     fc.property(
       fc.array(frameArb, { maxLength: 12 }),
       fc.array(fc.nat(), { maxLength: 20 }),
       (frames, cuts) => {
-        const wire = Buffer.concat(frames.map(encode));
-        const points = [...new Set(cuts.map((c) => c % (wire.length + 1)))].sort((a, b) => a - b);
         const dec = new FrameDecoder(MAX_DATA_PAYLOAD);
         const got: Spec[] = [];
-        let at = 0;
-        for (const p of [...points, wire.length]) {
-          got.push(...dec.push(wire.subarray(at, p)));
-          at = p;
-        }
+        for (const chunk of chunked(Buffer.concat(frames.map(encode)), cuts)) got.push(...dec.push(chunk));
         assert.equal(dec.buffered, 0);
         assert.deepEqual(
           got.map((f) => ({ ...f, payload: Buffer.from(f.payload) })),
@@ -76,14 +82,11 @@ test('FrameDecoder.pieces: under any chunking, the pieces of each DATA frame joi
       fc.array(frameArb, { maxLength: 12 }),
       fc.array(fc.nat(), { maxLength: 20 }),
       (frames, cuts) => {
-        const wire = Buffer.concat(frames.map(encode));
-        const points = [...new Set(cuts.map((c) => c % (wire.length + 1)))].sort((a, b) => a - b);
         const dec = new FrameDecoder(MAX_DATA_PAYLOAD);
         const got: Spec[] = [];
-        let at = 0;
         let open: Spec | null = null; // the DATA frame whose pieces are being joined
-        for (const p of [...points, wire.length]) {
-          for (const f of dec.pieces(wire.subarray(at, p))) {
+        for (const chunk of chunked(Buffer.concat(frames.map(encode)), cuts)) {
+          for (const f of dec.pieces(chunk)) {
             if (f.type !== TYPE_DATA || f.flags & FLAG_SYN || f.length === 0) {
               assert.equal(open, null, 'no other frame between the pieces of one');
               assert.equal(f.payload.length, f.type === TYPE_DATA ? f.length : 0);
@@ -114,7 +117,6 @@ test('FrameDecoder.pieces: under any chunking, the pieces of each DATA frame joi
             dec.buffered < HEADER_SIZE + 1 + (open === null ? 200 : 0),
             'holds a header or an OPEN, no more',
           );
-          at = p;
         }
         assert.equal(dec.buffered, 0);
         assert.equal(open, null);
