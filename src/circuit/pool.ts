@@ -13,6 +13,7 @@
 // - Logs: `link up:` / `link down: PINS: REASON (detail)` once per link; a failed build is logged at
 //   warn the first time and whenever its reason changes, else at debug (no spam from retries).
 
+import { raceAbort } from '../abort.js';
 import { TunnelError } from '../errors.js';
 import type { Session } from '../link/session.js';
 import { formatTarget } from '../wire/address.js';
@@ -57,7 +58,9 @@ export class CircuitPool {
     const st = this.state(route);
     st.lastUsed = this.clock.now();
     const p = this.obtain(st);
-    return signal ? raceAbort(p, signal) : p;
+    return signal
+      ? raceAbort(p, signal, () => new TunnelError('timeout', 'gave up waiting for the circuit'))
+      : p;
   }
 
   /** Builds route's circuit if it has none, for a health check; true if the route is up afterwards. */
@@ -199,22 +202,4 @@ function routeKey(route: readonly Hop[]): string {
 function keyTag(h: Hop): string {
   if (h.clientKey === undefined) return 'own';
   return h.clientKey === 'ephemeral' ? 'ephemeral' : h.clientKey.pin;
-}
-
-function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const onAbort = (): void => reject(new TunnelError('timeout', 'gave up waiting for the circuit'));
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
 }

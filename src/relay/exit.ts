@@ -12,6 +12,7 @@
 //   3. evaluate every address            -> 'policy' when none is approved (message: the deciding rule)
 //   4. connect to approved ones in order -> first success wins; else the last error ('refused', ...)
 
+import { raceAbort } from '../abort.js';
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { connect, type Socket } from 'node:net';
 import { TunnelError, toTunnelError } from '../errors.js';
@@ -146,24 +147,6 @@ function connectOnce(ip: IpAddress, port: number, signal: AbortSignal): Promise<
     socket.once('connect', onConnect);
     socket.once('error', onError);
     signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise((resolvePromise, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolvePromise(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
   });
 }
 
