@@ -116,6 +116,10 @@ before(
     // The search finds what it must (a control): a 64-byte run of a body among random bytes.
     const hay = randomBytes(1 << 20);
     body.bytes.copy(hay, 4321, 100_001, 100_065);
+    // The bytes either side differ from the body's, so the run is exactly these 64 (random neighbours
+    // would extend it one time in ~128).
+    hay[4320] = body.bytes[100_000]! ^ 0xff;
+    hay[4385] = body.bytes[100_065]! ^ 0xff;
     const control = index.findRuns(hay);
     assert.deepEqual(
       control,
