@@ -12,6 +12,12 @@
 /* The real connect(2), found with dlsym(RTLD_NEXT). */
 int ett_real_connect(int fd, const struct sockaddr *sa, socklen_t len);
 
+/* Monotonic milliseconds, for deadlines. */
+long ett_now_ms(void);
+/* Waits (poll) for events on fd until the deadline (ett_now_ms() time), retrying after signals.
+ * 0 when ready, or -1 with errno (ETIMEDOUT at the deadline). */
+int ett_wait_fd(int fd, short events, long deadline);
+
 /* One line "ett run: <message>" on stderr; at most WARN_MAX per process, then a last line saying so. */
 void ett_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

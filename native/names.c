@@ -10,18 +10,11 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "ett-preload.h"
 
 #define ASK_TIMEOUT_MS 5000
-
-static long now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
 
 /* Sends line, reads one reply line into out (without "\n"). 0, or -1 with a reason in out. */
 static int ask(const char *line, char *out, size_t outlen) {
@@ -60,13 +53,9 @@ static int ask(const char *line, char *out, size_t outlen) {
     sent += (size_t)n;
   }
   size_t got = 0;
-  long deadline = now_ms() + ASK_TIMEOUT_MS;
+  long deadline = ett_now_ms() + ASK_TIMEOUT_MS;
   for (;;) {
-    long left = deadline - now_ms();
-    struct pollfd p = {fd, POLLIN, 0};
-    int r = left > 0 ? poll(&p, 1, (int)left) : 0;
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) {
+    if (ett_wait_fd(fd, POLLIN, deadline) != 0) {
       snprintf(out, outlen, "name service: no answer");
       close(fd);
       return -1;

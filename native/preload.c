@@ -86,16 +86,15 @@ int ett_real_connect(int fd, const struct sockaddr *sa, socklen_t len) {
   return real_connect(fd, sa, len);
 }
 
-static long now_ms(void) {
+long ett_now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
-/* Waits for events on fd until deadline. 0, or -1 with errno ETIMEDOUT. */
-static int wait_fd(int fd, short events, long deadline) {
+int ett_wait_fd(int fd, short events, long deadline) {
   for (;;) {
-    long left = deadline - now_ms();
+    long left = deadline - ett_now_ms();
     if (left <= 0) {
       errno = ETIMEDOUT;
       return -1;
@@ -113,7 +112,7 @@ static int send_all(int fd, const uint8_t *buf, size_t len, long deadline) {
     ssize_t n = send(fd, buf + done, len - done, MSG_NOSIGNAL);
     if (n > 0) done += (size_t)n;
     else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-      if (wait_fd(fd, POLLOUT, deadline) != 0) return -1;
+      if (ett_wait_fd(fd, POLLOUT, deadline) != 0) return -1;
     } else return -1;
   }
   return 0;
@@ -129,7 +128,7 @@ static int recv_exact(int fd, uint8_t *buf, size_t len, long deadline) {
       errno = ECONNRESET;
       return -1;
     } else if (errno == EAGAIN || errno == EINTR) {
-      if (wait_fd(fd, POLLIN, deadline) != 0) return -1;
+      if (ett_wait_fd(fd, POLLIN, deadline) != 0) return -1;
     } else return -1;
   }
   return 0;
@@ -191,7 +190,7 @@ static int reach_socks(int fd, long deadline) {
   }
   if (rc == 0) return 0;
   if (errno != EINPROGRESS) return -1;
-  if (wait_fd(fd, POLLOUT, deadline) != 0) return -1;
+  if (ett_wait_fd(fd, POLLOUT, deadline) != 0) return -1;
   int soerr = 0;
   socklen_t el = sizeof soerr;
   getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &el);
@@ -248,7 +247,7 @@ static int socks_connect(int fd, const struct ett_dest *d, const char *name) {
   }
   int flags = fcntl(fd, F_GETFL);
   if (flags < 0) return -1;
-  long deadline = now_ms() + cfg.timeout_ms;
+  long deadline = ett_now_ms() + cfg.timeout_ms;
   uint8_t rep = 0xff;
   fcntl(fd, F_SETFL, flags | O_NONBLOCK);
   int rc = reach_socks(fd, deadline);

@@ -320,16 +320,14 @@ REFUSE_NQUERY(__res_nsearch)
 REFUSE_QUERYDOMAIN(res_querydomain)
 REFUSE_QUERYDOMAIN(__res_querydomain)
 
-int res_nquerydomain(void *statp, const char *name, const char *domain, int class, int type, unsigned char *answer,
-                     int anslen) {
-  (void)statp;
-  return res_querydomain(name, domain, class, type, answer, anslen);
-}
-int __res_nquerydomain(void *statp, const char *name, const char *domain, int class, int type,
-                       unsigned char *answer, int anslen) {
-  (void)statp;
-  return res_querydomain(name, domain, class, type, answer, anslen);
-}
+#define REFUSE_NQUERYDOMAIN(fn) \
+  int fn(void *statp, const char *name, const char *domain, int class, int type, unsigned char *answer, \
+         int anslen) { \
+    (void)statp, (void)domain, (void)class, (void)type, (void)answer, (void)anslen; \
+    return refuse_dns(#fn, name); \
+  }
+REFUSE_NQUERYDOMAIN(res_nquerydomain)
+REFUSE_NQUERYDOMAIN(__res_nquerydomain)
 
 #define REFUSE_SEND(fn) \
   int fn(const unsigned char *msg, int msglen, unsigned char *answer, int anslen) { \
