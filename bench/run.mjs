@@ -28,13 +28,16 @@ const TICK = 100; // clock ticks per second (getconf CLK_TCK on Linux)
 
 const children = [];
 const dir = mkdtempSync(join(tmpdir(), 'ett-bench-'));
-let keepDir = false; // set when a daemon died: its log stays for reading
+let keepDir = Boolean(process.env.BENCH_NODE_ARGS); // set when a daemon died: its log stays for reading
 
 function start(args, match) {
   const prof = process.env.BENCH_PROF_DIR
     ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF_DIR}`]
     : [];
-  const child = spawn(process.execPath, [...prof, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // BENCH_NODE_ARGS: more node flags for every ett process (e.g. --trace-gc); what they print to
+  // stdout is kept in the process's log with its stderr.
+  const extra = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...prof, ...extra, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   return new Promise((resolve, reject) => {
     let out = '';
@@ -52,6 +55,7 @@ function start(args, match) {
       join(dir, `${args.find((a) => a === 'relay' || a === 'client')}-${child.pid}.log`),
     );
     child.stderr.pipe(log);
+    if (extra.length > 0) child.stdout.pipe(log);
     child.once('exit', (code, signal) => {
       if (code !== 0 && signal !== 'SIGTERM') {
         process.stderr.write(
@@ -357,4 +361,5 @@ main()
   .finally(() => {
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
     if (!keepDir) rmSync(dir, { recursive: true, force: true });
+    else console.error(`bench: logs kept in ${dir}`);
   });

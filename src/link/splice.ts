@@ -60,8 +60,18 @@ function endSocketOf(stream: Duplex): void {
 const kPair = Symbol('ett.splice');
 type Joined = { [kPair]?: Pair };
 
+/**
+ * Bytes a pair lets pile up on its socket (corked or waiting on the kernel) before it pauses the
+ * stream. Above the socket's own 16 KiB high-water mark on purpose: see onStreamData.
+ */
+const SOCKET_BATCH = 256 * 1024;
+/** A chunk this large means a bulk transfer (a full TLS record's worth): worth batching. */
+const BULK_PIECE = 16 * 1024;
+
 class Pair {
   private done = false;
+  /** The socket is corked until the end of this loop turn (see onStreamData). */
+  corked = false;
   constructor(
     readonly socket: Socket,
     readonly stream: Duplex,
@@ -94,9 +104,27 @@ function onSocketData(this: Socket, chunk: Buffer): void {
   const { stream } = pairOf(this);
   if (stream.writable && !stream.write(chunk)) this.pause();
 }
+// A stream delivers what TLS decrypted: 16 KiB pieces, each in its own callback (so process.nextTick
+// cannot batch them). Written one by one they cost a system call and a loopback packet each; the
+// socket is corked instead until the loop turn's I/O is done (setImmediate), and what arrived in that
+// turn leaves in one writev. Only a full piece starts a batch: a small write (an interactive reply)
+// goes out at once unless a batch is already waiting. The pair pauses the stream once SOCKET_BATCH bytes wait, not at the
+// socket's 16 KiB mark, which a corked socket passes with its first piece.
 function onStreamData(this: Duplex, chunk: Buffer): void {
-  const { socket } = pairOf(this);
-  if (socket.writable && !socket.write(chunk)) this.pause();
+  const pair = pairOf(this);
+  const { socket } = pair;
+  if (!socket.writable) return;
+  if (!pair.corked && chunk.length >= BULK_PIECE) {
+    pair.corked = true;
+    socket.cork();
+    setImmediate(uncorkPair, pair);
+  }
+  socket.write(chunk);
+  if (socket.writableLength >= SOCKET_BATCH) this.pause();
+}
+function uncorkPair(pair: Pair): void {
+  pair.corked = false;
+  pair.socket.uncork();
 }
 function onSocketDrain(this: Socket): void {
   pairOf(this).stream.resume();
