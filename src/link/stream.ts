@@ -305,9 +305,13 @@ export class MuxStream extends Duplex {
     this.pendingWrite = null;
     const final = this.pendingFinal;
     this.pendingFinal = null;
-    const failure = err ?? new TunnelError('reset', `stream ${this.id} closed`);
-    w?.cb(failure);
-    final?.(failure);
+    if (w || final) {
+      // Built only when someone is waiting: an error captures a stack trace, and a stream that
+      // closes cleanly (the common case) has nobody to tell.
+      const failure = err ?? new TunnelError('reset', `stream ${this.id} closed`);
+      w?.cb(failure);
+      final?.(failure);
+    }
     this.host.streamClosed(this);
     cb(err);
   }
