@@ -156,3 +156,77 @@ test('splice: a socket whose end (FIN) came before the join passes it on', async
   b.destroy();
   server.close();
 });
+
+/** A stream whose readable side the test feeds by hand, one push per call. */
+function feedable(): Duplex {
+  return new Duplex({ allowHalfOpen: true, read() {}, write: (_c, _e, cb) => cb() });
+}
+
+/** Counts the socket's write batches (each is one writev or write system call's worth). */
+function countBatches(s: net.Socket): { batches: number[] } {
+  const seen = { batches: [] as number[] };
+  const w = s as net.Socket & {
+    _writev: (chunks: { chunk: Buffer }[], cb: (e?: Error | null) => void) => void;
+    _write: (chunk: Buffer, enc: BufferEncoding, cb: (e?: Error | null) => void) => void;
+  };
+  const writev = w._writev.bind(w);
+  const write = w._write.bind(w);
+  w._writev = (chunks, cb) => {
+    seen.batches.push(chunks.length);
+    writev(chunks, cb);
+  };
+  w._write = (chunk, enc, cb) => {
+    seen.batches.push(1);
+    write(chunk, enc, cb);
+  };
+  return seen;
+}
+
+async function received(s: net.Socket, bytes: number, ms: number): Promise<number> {
+  let got = 0;
+  const deadline = Date.now() + ms;
+  s.on('data', (c: Buffer) => (got += c.length));
+  while (got < bytes && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  return got;
+}
+
+test('splice: full TLS-record pieces that arrive in one loop turn leave in one write; none is held after it', async (t) => {
+  const [a, b, server] = await pair();
+  t.after(() => {
+    a.destroy();
+    b.destroy();
+    server.close();
+  });
+  const stream = feedable();
+  splice(a, stream);
+  const seen = countBatches(a);
+  const piece = Buffer.alloc(16 * 1024, 0x61);
+  // As TLS delivers them: each piece in its own callback, with process.nextTick run between them.
+  for (let i = 0; i < 4; i++) {
+    stream.push(piece);
+    await new Promise((r) => process.nextTick(r));
+  }
+  assert.equal(await received(b, 4 * piece.length, 5000), 4 * piece.length);
+  assert.deepEqual(seen.batches, [4], 'one writev of the four pieces');
+  // A lone piece (the end of a transfer) is not kept waiting for company.
+  stream.push(piece);
+  assert.equal(await received(b, piece.length, 5000), piece.length);
+  assert.deepEqual(seen.batches, [4, 1]);
+});
+
+test('splice: a small write (an interactive reply) goes to the socket at once, not corked', async (t) => {
+  const [a, b, server] = await pair();
+  t.after(() => {
+    a.destroy();
+    b.destroy();
+    server.close();
+  });
+  const stream = feedable();
+  splice(a, stream);
+  const seen = countBatches(a);
+  stream.push(Buffer.from('y'));
+  await new Promise((r) => process.nextTick(r));
+  assert.deepEqual(seen.batches, [1], 'written within the same tick');
+  assert.equal(a.writableCorked, 0);
+  assert.equal(await received(b, 1, 5000), 1);
+});
