@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { once } from 'node:events';
 import { Duplex } from 'node:stream';
-import { resetSocket, splice } from './splice.js';
+import { resetSocket, SOCKET_BATCH, splice } from './splice.js';
 
 async function pair(): Promise<[net.Socket, net.Socket, net.Server]> {
   const server = net.createServer({ allowHalfOpen: true });
@@ -229,4 +229,32 @@ test('splice: a small write (an interactive reply) goes to the socket at once, n
   assert.deepEqual(seen.batches, [1], 'written within the same tick');
   assert.equal(a.writableCorked, 0);
   assert.equal(await received(b, 1, 5000), 1);
+});
+
+test('splice: for an application that stops reading, a pair holds at most SOCKET_BATCH plus one piece', async (t) => {
+  const [a, b, server] = await pair();
+  t.after(() => {
+    a.destroy();
+    b.destroy();
+    server.close();
+  });
+  b.pause(); // never reads: the kernel's buffers fill, then the pair's own
+  const stream = feedable();
+  splice(a, stream);
+  const piece = Buffer.alloc(16 * 1024, 0x62);
+  let most = 0;
+  // Bounded: the kernel takes a few MiB on loopback before anything waits in the socket.
+  for (let i = 0; i < 4000 && !stream.isPaused(); i++) {
+    stream.push(piece);
+    most = Math.max(most, a.writableLength);
+    await new Promise((r) => setImmediate(r));
+    most = Math.max(most, a.writableLength);
+  }
+  assert.ok(stream.isPaused(), 'the stream was paused');
+  for (let i = 0; i < 20; i++) {
+    stream.push(piece); // what arrives now waits in the stream, not on the socket
+    await new Promise((r) => setImmediate(r));
+    most = Math.max(most, a.writableLength);
+  }
+  assert.ok(most <= SOCKET_BATCH + piece.length, `socket held ${most} bytes`);
 });

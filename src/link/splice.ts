@@ -61,10 +61,11 @@ const kPair = Symbol('ett.splice');
 type Joined = { [kPair]?: Pair };
 
 /**
- * Bytes a pair lets pile up on its socket (corked or waiting on the kernel) before it pauses the
- * stream. Above the socket's own 16 KiB high-water mark on purpose: see onStreamData.
+ * Bytes a batch may gather on a corked socket before it is sent (see onStreamData): one TLS read's
+ * worth of pieces. With the socket's own 16 KiB mark this bounds what a pair holds for an application
+ * that stops reading: at most SOCKET_BATCH plus one piece.
  */
-const SOCKET_BATCH = 256 * 1024;
+export const SOCKET_BATCH = 64 * 1024;
 /** A chunk this large means a bulk transfer (a full TLS record's worth): worth batching. */
 const BULK_PIECE = 16 * 1024;
 
@@ -105,24 +106,29 @@ function onSocketData(this: Socket, chunk: Buffer): void {
   if (stream.writable && !stream.write(chunk)) this.pause();
 }
 // A stream delivers what TLS decrypted: 16 KiB pieces, each in its own callback (so process.nextTick
-// cannot batch them). Written one by one they cost a system call and a loopback packet each; the
-// socket is corked instead until the loop turn's I/O is done (setImmediate), and what arrived in that
-// turn leaves in one writev. Only a full piece starts a batch: a small write (an interactive reply)
-// goes out at once unless a batch is already waiting. The pair pauses the stream once SOCKET_BATCH bytes wait, not at the
-// socket's 16 KiB mark, which a corked socket passes with its first piece.
+// cannot batch them). Written one by one they cost a system call and a loopback packet each; instead a
+// full piece that finds the socket keeping up (nothing waiting on it) corks it until the loop turn's
+// I/O is done (setImmediate), and what arrives in that turn leaves in one writev. A corked socket
+// passes its 16 KiB mark with the first piece, so a batch is sent once it reaches SOCKET_BATCH.
+// A small write (an interactive reply), or any write to a socket that is behind, goes out as before.
 function onStreamData(this: Duplex, chunk: Buffer): void {
   const pair = pairOf(this);
   const { socket } = pair;
   if (!socket.writable) return;
-  if (!pair.corked && chunk.length >= BULK_PIECE) {
+  if (pair.corked) {
+    socket.write(chunk);
+    // A full batch leaves now. If the kernel took it all the next piece starts another; if not, the
+    // socket is behind and its own 16 KiB mark applies (the next write pauses the stream).
+    if (socket.writableLength >= SOCKET_BATCH) uncorkPair(pair);
+  } else if (chunk.length >= BULK_PIECE && socket.writableLength === 0) {
     pair.corked = true;
     socket.cork();
     setImmediate(uncorkPair, pair);
-  }
-  socket.write(chunk);
-  if (socket.writableLength >= SOCKET_BATCH) this.pause();
+    socket.write(chunk);
+  } else if (!socket.write(chunk)) this.pause();
 }
 function uncorkPair(pair: Pair): void {
+  if (!pair.corked) return;
   pair.corked = false;
   pair.socket.uncork();
 }
