@@ -66,8 +66,11 @@ type Joined = { [kPair]?: Pair };
  * that stops reading: at most SOCKET_BATCH plus one piece.
  */
 export const SOCKET_BATCH = 64 * 1024;
-/** A chunk this large means a bulk transfer (a full TLS record's worth): worth batching. */
-const BULK_PIECE = 16 * 1024;
+/**
+ * A chunk this large means a bulk transfer, worth batching. Half a TLS record: a piece that also held
+ * a frame header, or the end of a frame, carries a little less than a full record's 16 KiB.
+ */
+const BULK_PIECE = 8 * 1024;
 
 class Pair {
   private done = false;
@@ -107,7 +110,7 @@ function onSocketData(this: Socket, chunk: Buffer): void {
 }
 // A stream delivers what TLS decrypted: 16 KiB pieces, each in its own callback (so process.nextTick
 // cannot batch them). Written one by one they cost a system call and a loopback packet each; instead a
-// full piece that finds the socket keeping up (nothing waiting on it) corks it until the loop turn's
+// large piece that finds the socket keeping up (nothing waiting on it) corks it until the loop turn's
 // I/O is done (setImmediate), and what arrives in that turn leaves in one writev. A corked socket
 // passes its 16 KiB mark with the first piece, so a batch is sent once it reaches SOCKET_BATCH.
 // A small write (an interactive reply), or any write to a socket that is behind, goes out as before.
