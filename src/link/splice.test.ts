@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { once } from 'node:events';
 import { Duplex } from 'node:stream';
-import { resetSocket, SOCKET_BATCH, splice } from './splice.js';
+import { CHUNKS_BEHIND_MAX, resetSocket, SOCKET_BATCH, splice } from './splice.js';
 
 async function pair(): Promise<[net.Socket, net.Socket, net.Server]> {
   const server = net.createServer({ allowHalfOpen: true });
@@ -260,4 +260,36 @@ test('splice: for an application that stops reading, a pair holds at most SOCKET
     most = Math.max(most, a.writableLength);
   }
   assert.ok(most <= SOCKET_BATCH + piece.length, `socket held ${most} bytes`);
+});
+
+test('splice: one-byte chunks for a socket that is behind pause the stream after CHUNKS_BEHIND_MAX, and it resumes', async (t) => {
+  const [a, b, server] = await pair();
+  t.after(() => {
+    a.destroy();
+    b.destroy();
+    server.close();
+  });
+  b.pause();
+  const stream = feedable();
+  splice(a, stream);
+  // Fill the kernel's buffers with chunks too small to batch until a few bytes wait on the socket: it
+  // is behind, under its 16 KiB mark, and the stream still flows (bounded).
+  const chunk = Buffer.alloc(7 * 1024, 0x63);
+  for (let i = 0; i < 8000 && a.writableLength === 0; i++) {
+    stream.push(chunk);
+    await new Promise((r) => setImmediate(r));
+  }
+  assert.ok(a.writableLength > 0, 'the socket is behind');
+  assert.equal(stream.isPaused(), false);
+  let pushed = 0;
+  for (let i = 0; i < 1000 && !stream.isPaused(); i++) {
+    stream.push(Buffer.of(i & 0xff));
+    pushed++;
+    await new Promise((r) => process.nextTick(r));
+  }
+  assert.ok(stream.isPaused(), 'the stream was paused');
+  assert.ok(pushed <= CHUNKS_BEHIND_MAX + 1, `${pushed} one-byte chunks went to the socket first`);
+  b.resume(); // the reader comes back: the stream flows again
+  for (let i = 0; i < 200 && stream.isPaused(); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(stream.isPaused(), false, 'the stream resumed once the socket caught up');
 });

@@ -67,6 +67,12 @@ type Joined = { [kPair]?: Pair };
  */
 export const SOCKET_BATCH = 64 * 1024;
 /**
+ * Writes a pair makes to a socket that is behind before it pauses the stream until the last of them
+ * has left. The socket's own mark counts bytes, so without this a stream of one-byte chunks could pile
+ * up 16 384 of them (each an object of its own) on a socket whose reader has stopped.
+ */
+export const CHUNKS_BEHIND_MAX = 64;
+/**
  * A chunk this large means a bulk transfer, worth batching. Half a TLS record: a piece that also held
  * a frame header, or the end of a frame, carries a little less than a full record's 16 KiB.
  */
@@ -76,6 +82,8 @@ class Pair {
   private done = false;
   /** The socket is corked until the end of this loop turn (see onStreamData). */
   corked = false;
+  /** Writes made since the socket last had nothing waiting (see CHUNKS_BEHIND_MAX). */
+  behind = 0;
   constructor(
     readonly socket: Socket,
     readonly stream: Duplex,
@@ -113,7 +121,8 @@ function onSocketData(this: Socket, chunk: Buffer): void {
 // large piece that finds the socket keeping up (nothing waiting on it) corks it until the loop turn's
 // I/O is done (setImmediate), and what arrives in that turn leaves in one writev. A corked socket
 // passes its 16 KiB mark with the first piece, so a batch is sent once it reaches SOCKET_BATCH.
-// A small write (an interactive reply), or any write to a socket that is behind, goes out as before.
+// A small write (an interactive reply), or any write to a socket that is behind, goes out as before;
+// past CHUNKS_BEHIND_MAX writes to a socket that is behind, the stream waits for them to leave.
 function onStreamData(this: Duplex, chunk: Buffer): void {
   const pair = pairOf(this);
   const { socket } = pair;
@@ -128,7 +137,14 @@ function onStreamData(this: Duplex, chunk: Buffer): void {
     socket.cork();
     setImmediate(uncorkPair, pair);
     socket.write(chunk);
-  } else if (!socket.write(chunk)) this.pause();
+  } else {
+    pair.behind = socket.writableLength > 0 ? pair.behind + 1 : 0;
+    if (pair.behind >= CHUNKS_BEHIND_MAX) {
+      pair.behind = 0;
+      this.pause();
+      socket.write(chunk, () => pair.stream.resume());
+    } else if (!socket.write(chunk)) this.pause();
+  }
 }
 function uncorkPair(pair: Pair): void {
   if (!pair.corked) return;

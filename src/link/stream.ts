@@ -28,6 +28,12 @@ import {
 
 /** Largest DATA payload we put in one frame (64 KiB writes measured faster than 16 KiB here). */
 const SEND_FRAME_MAX = 64 * 1024;
+/** A received payload under this size is copied rather than kept as a view (see keep). */
+const COPY_BELOW = 4 * 1024;
+/** ...and so is one whose underlying buffer is this many times its size or more. */
+const PIN_RATIO = 4;
+/** Small payloads waiting in the queue are gathered in blocks of this size. */
+const GATHER_BLOCK = 16 * 1024;
 
 /** What a stream needs from its session. */
 export interface StreamHost {
@@ -67,6 +73,8 @@ export class MuxStream extends Duplex {
   private lastUpdateAt = performance.now();
   private queue: Buffer[] = [];
   private queued = 0;
+  /** The queue's last entry, when it is a copy in a block of ours with room after it (see keep). */
+  private gather: Buffer | null = null;
   private wantRead = false;
   private finReceived = false;
   private endPushed = false;
@@ -194,9 +202,42 @@ export class MuxStream extends Duplex {
       this.destroy(new TunnelError('limit', `stream ${this.id}: link receive buffer full`));
       return;
     }
-    this.queue.push(payload);
+    this.keep(payload);
     this.queued += payload.length;
     this.flush();
+  }
+
+  // A payload arrives as a view into the piece TLS decrypted it in (16 KiB), and while it waits (here,
+  // in the reader's buffer, or on a socket that is behind) that whole piece stays in memory. For a large
+  // payload that is about its own size; for a small one it is not: a peer that sent each byte in its own
+  // record, filled up with frames for other streams, would make every byte charged to the link hold 16
+  // KiB. So a small payload, or a sliver of a larger buffer, is copied: into a buffer of its own size if
+  // it goes to the reader at once, else into a block of ours that the payloads queued after it are
+  // appended to, one queue entry for many small frames.
+  private keep(payload: Buffer): void {
+    if (payload.length >= COPY_BELOW && payload.buffer.byteLength < PIN_RATIO * payload.length) {
+      this.queue.push(payload);
+      this.gather = null;
+      return;
+    }
+    const last = this.gather;
+    if (
+      last !== null &&
+      this.queue[this.queue.length - 1] === last &&
+      last.byteOffset + last.length + payload.length <= last.buffer.byteLength
+    ) {
+      const grown = Buffer.from(last.buffer, last.byteOffset, last.length + payload.length);
+      payload.copy(grown, last.length);
+      this.queue[this.queue.length - 1] = grown;
+      this.gather = grown;
+      return;
+    }
+    const atOnce = this.wantRead && this.queue.length === 0;
+    const block = Buffer.allocUnsafeSlow(atOnce ? payload.length : Math.max(GATHER_BLOCK, payload.length));
+    payload.copy(block);
+    const copy = block.subarray(0, payload.length);
+    this.queue.push(copy);
+    this.gather = copy.length < block.length ? copy : null;
   }
 
   private onWindowUpdate(delta: number): void {
@@ -216,6 +257,7 @@ export class MuxStream extends Duplex {
   private flush(): void {
     while (this.wantRead && this.queue.length > 0) {
       const chunk = this.queue.shift()!;
+      if (chunk === this.gather) this.gather = null; // handed on: nothing more may be appended to it
       this.queued -= chunk.length;
       this.host.adjustBuffered(-chunk.length);
       this.consumed(chunk.length);
@@ -301,6 +343,7 @@ export class MuxStream extends Duplex {
     if (this.queued > 0) this.host.adjustBuffered(-this.queued);
     this.queue = [];
     this.queued = 0;
+    this.gather = null;
     const w = this.pendingWrite;
     this.pendingWrite = null;
     const final = this.pendingFinal;

@@ -235,4 +235,38 @@ describe('floods and hoarding', () => {
       link.sock.destroy();
     },
   );
+  test(
+    'one-byte payloads, each sharing a 16 KiB TLS record with a dropped frame, cost about what they are charged',
+    { timeout: 90_000 },
+    async () => {
+      // Stream 1 never connects (the hanging target), so what is sent to it waits in its queue, charged
+      // one byte per frame. Each byte comes in its own record, filled up with a frame for a stream the
+      // relay does not know (dropped, as late frames are). Kept as a view, each byte would hold its
+      // whole decrypted record: 20 000 bytes charged, 320 MiB held.
+      const link = await RawLink.open(abuser, relay.share, cleanup);
+      link.open(1, '127.0.0.1', hanging);
+      const pad = Buffer.alloc(16 * 1024 - 2 * 12 - 1, 0x70);
+      const N = 20_000;
+      await underAbuse('slivers', async () => {
+        const start = await rssKiB(relay.proc.pid);
+        for (let i = 0; i < N; i++) {
+          link.sock.cork();
+          link.frame(0, 0, 1, 1, Buffer.of(i & 0xff));
+          link.frame(0, 0, 999_999, pad.length, pad);
+          link.sock.uncork();
+          if (link.sock.writableNeedDrain) await new Promise((r) => link.sock.once('drain', r));
+        }
+        // Our own PING: its answer comes after the relay has read everything sent before it.
+        link.frame(2, 0x1, 0, 0x5eed);
+        await link.waitFrame((f) => f.type === 2 && (f.flags & 0x2) !== 0 && f.length === 0x5eed);
+        const grew = (await rssKiB(relay.proc.pid)) - start;
+        console.log(
+          `# slivers: ${N} bytes charged in ${N} records, relay RSS grew ${Math.round(grew / MiB)} MiB`,
+        );
+        assert.ok(grew < 64 * MiB, `relay RSS grew ${grew} KiB for ${N} bytes charged`);
+      });
+      assert.ok(!link.closed, 'a well-formed link is not closed');
+      link.sock.destroy();
+    },
+  );
 });
