@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { once } from 'node:events';
@@ -182,6 +182,19 @@ function countBatches(s: net.Socket): { batches: number[] } {
   return seen;
 }
 
+/** A socket pair, its sockets ended when the test does, and a hand-fed stream spliced to `a`. */
+async function splicedPair(t: TestContext): Promise<{ a: net.Socket; b: net.Socket; stream: Duplex }> {
+  const [a, b, server] = await pair();
+  t.after(() => {
+    a.destroy();
+    b.destroy();
+    server.close();
+  });
+  const stream = feedable();
+  splice(a, stream);
+  return { a, b, stream };
+}
+
 async function received(s: net.Socket, bytes: number, ms: number): Promise<number> {
   let got = 0;
   const deadline = Date.now() + ms;
@@ -191,14 +204,7 @@ async function received(s: net.Socket, bytes: number, ms: number): Promise<numbe
 }
 
 test('splice: full TLS-record pieces that arrive in one loop turn leave in one write; none is held after it', async (t) => {
-  const [a, b, server] = await pair();
-  t.after(() => {
-    a.destroy();
-    b.destroy();
-    server.close();
-  });
-  const stream = feedable();
-  splice(a, stream);
+  const { a, b, stream } = await splicedPair(t);
   const seen = countBatches(a);
   const piece = Buffer.alloc(16 * 1024, 0x61);
   // As TLS delivers them: each piece in its own callback, with process.nextTick run between them. The
@@ -218,14 +224,7 @@ test('splice: full TLS-record pieces that arrive in one loop turn leave in one w
 });
 
 test('splice: a small write (an interactive reply) goes to the socket at once, not corked', async (t) => {
-  const [a, b, server] = await pair();
-  t.after(() => {
-    a.destroy();
-    b.destroy();
-    server.close();
-  });
-  const stream = feedable();
-  splice(a, stream);
+  const { a, b, stream } = await splicedPair(t);
   const seen = countBatches(a);
   stream.push(Buffer.from('y'));
   await new Promise((r) => process.nextTick(r));
@@ -235,15 +234,8 @@ test('splice: a small write (an interactive reply) goes to the socket at once, n
 });
 
 test('splice: for an application that stops reading, a pair holds at most SOCKET_BATCH plus one piece', async (t) => {
-  const [a, b, server] = await pair();
-  t.after(() => {
-    a.destroy();
-    b.destroy();
-    server.close();
-  });
+  const { a, b, stream } = await splicedPair(t);
   b.pause(); // never reads: the kernel's buffers fill, then the pair's own
-  const stream = feedable();
-  splice(a, stream);
   const piece = Buffer.alloc(16 * 1024, 0x62);
   let most = 0;
   // Bounded: the kernel takes a few MiB on loopback before anything waits in the socket.
@@ -263,15 +255,8 @@ test('splice: for an application that stops reading, a pair holds at most SOCKET
 });
 
 test('splice: one-byte chunks for a socket that is behind pause the stream after CHUNKS_BEHIND_MAX, and it resumes', async (t) => {
-  const [a, b, server] = await pair();
-  t.after(() => {
-    a.destroy();
-    b.destroy();
-    server.close();
-  });
+  const { a, b, stream } = await splicedPair(t);
   b.pause();
-  const stream = feedable();
-  splice(a, stream);
   // Fill the kernel's buffers with chunks too small to batch until a few bytes wait on the socket: it
   // is behind, under its 16 KiB mark, and the stream still flows (bounded).
   const chunk = Buffer.alloc(7 * 1024, 0x63);
