@@ -220,12 +220,9 @@ export class MuxStream extends Duplex {
       this.gather = null;
       return;
     }
+    // gather is always the queue's last entry: set when pushed, cleared by any later push or its shift.
     const last = this.gather;
-    if (
-      last !== null &&
-      this.queue[this.queue.length - 1] === last &&
-      last.byteOffset + last.length + payload.length <= last.buffer.byteLength
-    ) {
+    if (last !== null && last.byteOffset + last.length + payload.length <= last.buffer.byteLength) {
       const grown = Buffer.from(last.buffer, last.byteOffset, last.length + payload.length);
       payload.copy(grown, last.length);
       this.queue[this.queue.length - 1] = grown;

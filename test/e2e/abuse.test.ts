@@ -263,7 +263,8 @@ describe('floods and hoarding', () => {
         console.log(
           `# slivers: ${N} bytes charged in ${N} records, relay RSS grew ${Math.round(grew / MiB)} MiB`,
         );
-        assert.ok(grew < 64 * MiB, `relay RSS grew ${grew} KiB for ${N} bytes charged`);
+        // Decrypting 320 MiB leaves some allocator churn (18-35 MiB seen); views would hold all of it.
+        assert.ok(grew < 96 * MiB, `relay RSS grew ${grew} KiB for ${N} bytes charged`);
       });
       assert.ok(!link.closed, 'a well-formed link is not closed');
       link.sock.destroy();
