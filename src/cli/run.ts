@@ -11,6 +11,7 @@ import { constants } from 'node:os';
 import { Writable } from 'node:stream';
 import { startClient, type ClientHandle } from '../client/client.js';
 import { clientOptionsFrom, flagInputs, loadClientSettings } from '../config/load.js';
+import { logLevelValue, mergeInputs, type Inputs } from '../config/schema.js';
 import { TunnelError } from '../errors.js';
 import { createLogger, type LogLevel } from '../log.js';
 import { inspectCommand } from '../run/inspect.js';
@@ -77,18 +78,25 @@ export async function run(args: string[]): Promise<number> {
     );
   }
 
-  const level = (values['log-level'] as LogLevel | undefined) ?? 'warn';
+  // ett run shares the terminal with CMD: warnings only, unless --log-level or the config says more.
+  const quiet: Inputs = new Map([
+    ['log_level', { value: 'warn', origin: { kind: 'flag', flag: 'log-level' } }],
+  ]);
   const env: NodeJS.ProcessEnv = { ...process.env };
   let client: ClientHandle | undefined;
+  let level: LogLevel;
   if (socks !== undefined) {
     env.ETT_RUN_SOCKS = checkSocks(socks);
     env.ETT_RUN_TIMEOUT_MS = '60000';
+    level = logLevelValue(mergeInputs(quiet, flagInputs({ 'log-level': values['log-level'] })));
   } else {
     const settings = await loadClientSettings(
-      flagInputs({ ...values, 'log-level': level }, ['config', 'socks', 'localnet', 'strict']),
+      flagInputs(values, ['config', 'socks', 'localnet', 'strict']),
       values.config as string | undefined,
+      quiet,
     );
-    const opts = await clientOptionsFrom(settings, createLogger(settings.logLevel));
+    level = settings.logLevel;
+    const opts = await clientOptionsFrom(settings, createLogger(level));
     const user = 'ett-run';
     const pass = randomBytes(18).toString('base64url');
     client = await startClient({

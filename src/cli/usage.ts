@@ -122,7 +122,7 @@ warning. Loopback and --localnet networks go direct.
   --socks IP:PORT     use an ett client that is already running instead
   --localnet CIDR     a network that goes direct (repeatable, or comma-separated)
   --strict            refuse to run CMD if ett run cannot intercept it (static, Go, set-user-ID)
-  --log-level LEVEL   the embedded client's log level (default warn)
+  --log-level LEVEL   ett run's log level (default: the config file's log_level, else warn)
 
 Exit status: CMD's own (128 + N if it was killed by signal N); 127 if CMD is not found; 2 for a usage
 or configuration error, or --strict refusing CMD.`;

@@ -95,10 +95,10 @@ export function inferRole(inputs: Inputs): Exclude<Role, 'up'> {
   return [...inputs.keys()].some((k) => RELAY_ONLY.includes(k)) ? 'relay' : 'client';
 }
 
-/** Flags merged over the config file (if any). Rejects as readConfigFile does. */
-async function gather(flags: Inputs, configFile: string | undefined): Promise<Inputs> {
+/** Flags merged over the config file (if any), merged over defaults. Rejects as readConfigFile does. */
+async function gather(flags: Inputs, configFile: string | undefined, defaults?: Inputs): Promise<Inputs> {
   const file = configFile === undefined ? new Map<string, Given>() : await readConfigFile(configFile);
-  return mergeInputs(file, flags);
+  return mergeInputs(defaults === undefined ? file : mergeInputs(defaults, file), flags);
 }
 
 /**
@@ -110,11 +110,16 @@ export async function loadRelaySettings(flags: Inputs, configFile?: string): Pro
 }
 
 /**
- * Client settings from flags and an optional config file.
- * Rejects with TunnelError('config') naming the file/flag, key and reason.
+ * Client settings from flags and an optional config file; `defaults` stand where neither gives a key
+ * (`ett run` is quieter than a client of its own). Rejects with TunnelError('config') naming the
+ * file/flag, key and reason.
  */
-export async function loadClientSettings(flags: Inputs, configFile?: string): Promise<ClientSettings> {
-  return validateClient(await gather(flags, configFile));
+export async function loadClientSettings(
+  flags: Inputs,
+  configFile?: string,
+  defaults?: Inputs,
+): Promise<ClientSettings> {
+  return validateClient(await gather(flags, configFile, defaults));
 }
 
 /**

@@ -226,7 +226,8 @@ function exitRuleValue(g: Given, v: unknown, i: number | undefined): ExitRule {
   }
 }
 
-function logLevelValue(inputs: Inputs): LogLevel {
+/** log_level from the inputs (default info). Throws TunnelError('config') naming its origin if unknown. */
+export function logLevelValue(inputs: Inputs): LogLevel {
   const v = optionalString(inputs, 'log_level');
   if (v === undefined) return 'info';
   if (!(LOG_LEVELS as readonly string[]).includes(v)) {

@@ -9,7 +9,7 @@ import { chmod, copyFile, writeFile } from 'node:fs/promises';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Cleanup, runEtt, tempDir } from '../support/proc.js';
+import { Cleanup, keygen, runEtt, tempDir } from '../support/proc.js';
 import { startHttpTarget, testBody, sha256, type HttpTarget } from '../support/servers.js';
 
 interface Request {
@@ -152,6 +152,25 @@ describe('ett run (loopback, against a recording SOCKS5 server)', () => {
     assert.match(missing.stderr, /ett run: no-such-command-ett: command not found/);
   });
 
+  test("the embedded client logs at the config file's log_level; without one, warnings only", async () => {
+    const dir = await tempDir(cleanup);
+    const key = await keygen(dir, 'run-client');
+    const base = `key = ${JSON.stringify(key.file)}\nvia = "ett://${key.pin}@127.0.0.1:9"\n`;
+    const chatty = path.join(dir, 'chatty.toml');
+    const plain = path.join(dir, 'plain.toml');
+    await writeFile(chatty, base + 'log_level = "info"\n');
+    await writeFile(plain, base);
+    const info = await runEtt(['run', '--config', chatty, '--', 'true'], 60_000);
+    assert.equal(info.code, 0, info.stderr);
+    assert.match(info.stderr, /client listening on 127\.0\.0\.1:\d+/);
+    const quiet = await runEtt(['run', '--config', plain, '--', 'true'], 60_000);
+    assert.equal(quiet.code, 0, quiet.stderr);
+    assert.equal(quiet.stderr, '');
+    const flag = await runEtt(['run', '--config', chatty, '--log-level', 'warn', '--', 'true'], 60_000);
+    assert.equal(flag.code, 0, flag.stderr);
+    assert.equal(flag.stderr, '', '--log-level wins over the file');
+  });
+
   test('usage mistakes: exit 2 with the reason', async () => {
     const cases: [string[], RegExp][] = [
       [['run', '--socks', '127.0.0.1:1', 'curl'], /put the command after --/],
@@ -162,6 +181,7 @@ describe('ett run (loopback, against a recording SOCKS5 server)', () => {
         ['run', '--socks', '127.0.0.1:1', '--localnet', '10.0.0.0/33', '--', 'true'],
         /--localnet "10.0.0.0\/33"/,
       ],
+      [['run', '--socks', '127.0.0.1:1', '--log-level', 'loud', '--', 'true'], /--log-level.*"loud".*one of/],
     ];
     for (const [args, why] of cases) {
       const r = await runEtt(args);
