@@ -117,7 +117,23 @@ const ERRNO_CODES: Readonly<Record<string, ErrorCode>> = {
   ECONNABORTED: 'reset',
   EADDRNOTAVAIL: 'network-unreachable',
   ABORT_ERR: 'timeout',
+  // Out of file descriptors (the process's, or the system's): a resource limit, not the destination's fault.
+  EMFILE: 'limit',
+  ENFILE: 'limit',
 };
+
+/**
+ * 'EMFILE' or 'ENFILE' if err, or an error in its cause chain, is the process or the system running
+ * out of file descriptors; else undefined. Never throws.
+ */
+export function outOfDescriptors(err: unknown): 'EMFILE' | 'ENFILE' | undefined {
+  for (let e: unknown = err, depth = 0; e !== null && typeof e === 'object' && depth < 8; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (code === 'EMFILE' || code === 'ENFILE') return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
 
 /**
  * Any thrown value as a TunnelError: TunnelErrors pass through, Node system errors are classified by

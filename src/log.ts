@@ -28,3 +28,33 @@ function defaultWrite(line: string): void {
 }
 
 export const silentLogger: Logger = createLogger('silent');
+
+/**
+ * Reports a repeating event at most about once a second: the first at once, then how many more came
+ * within the second after it. For floods (connections dropped at a limit, accepts failing for want of
+ * file descriptors) where a line each would bury the log. `say` gets the count and the latest detail.
+ */
+export class PerSecond {
+  private count = 0;
+  private detail = '';
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly say: (count: number, detail: string) => void) {}
+
+  add(detail: string): void {
+    this.count++;
+    this.detail = detail;
+    if (this.timer !== null) return;
+    this.flush();
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      if (this.count > 0) this.flush();
+    }, 1000);
+    this.timer.unref();
+  }
+
+  private flush(): void {
+    this.say(this.count, this.detail);
+    this.count = 0;
+  }
+}

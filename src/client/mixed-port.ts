@@ -5,7 +5,8 @@
 
 import net from 'node:net';
 import type { Socket } from 'node:net';
-import { TunnelError } from '../errors.js';
+import { outOfDescriptors, TunnelError } from '../errors.js';
+import { PerSecond } from '../log.js';
 import type { Target } from '../wire/address.js';
 import { createPortConnection, type FrontEndOptions, type PortConnection } from '../proxy/connection.js';
 import { createHttpProxy } from '../proxy/http-proxy.js';
@@ -51,8 +52,18 @@ export async function startMixedPort(listen: Target, opts: FrontEndOptions): Pro
   }).catch((err: unknown) => {
     throw new TunnelError('config', `cannot listen on ${listen.host}:${listen.port}`, { cause: err });
   });
-  // Errors after listening (EMFILE on accept) must not crash the daemon: log and keep serving.
-  server.on('error', (err) => opts.log.warn(`mixed port: ${err.message}`));
+  // Errors after listening (EMFILE on accept) must not crash the daemon: log and keep serving. Running
+  // out of file descriptors comes as a flood, reported once a second with a count.
+  const descriptors = new PerSecond((n, errno) =>
+    opts.log.warn(
+      `mixed port: out of file descriptors (${errno}): ${n} connection(s) refused; raise the open-files limit (ulimit -n)`,
+    ),
+  );
+  server.on('error', (err) => {
+    const errno = outOfDescriptors(err);
+    if (errno) descriptors.add(errno);
+    else opts.log.warn(`mixed port: ${err.message}`);
+  });
   const bound = server.address() as net.AddressInfo;
   return {
     address: { host: bound.address, port: bound.port },

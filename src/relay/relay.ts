@@ -11,7 +11,8 @@ import { linkDownReason } from '../circuit/reason.js';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as tls from 'node:tls';
-import { toTunnelError } from '../errors.js';
+import { outOfDescriptors, toTunnelError } from '../errors.js';
+import { PerSecond } from '../log.js';
 import { encodeHeader, GO_AWAY_INTERNAL_ERROR, TYPE_GO_AWAY } from '../link/frame.js';
 import { Session } from '../link/session.js';
 import { splice } from '../link/splice.js';
@@ -43,8 +44,19 @@ export interface RelayHandle {
 export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
   const { limits, log } = opts;
   const policy = buildExitPolicy(opts.exitRules, ownAddresses(opts.listen.host));
+  // Running out of file descriptors fails exit connects ('limit') and accepts alike; the operator needs
+  // to hear of it (once a second, with a count), since only a higher open-files limit cures it.
+  const descriptors = new PerSecond((n, what) =>
+    log.warn(
+      `out of file descriptors (${what}): ${n} connection(s) refused; raise the relay's open-files limit (ulimit -n)`,
+    ),
+  );
   const dial = (target: Target, signal: AbortSignal): Promise<net.Socket> =>
-    dialExit(target, { policy, connectTimeoutMs: limits.connectTimeoutMs, signal });
+    dialExit(target, { policy, connectTimeoutMs: limits.connectTimeoutMs, signal }).catch((err: unknown) => {
+      const errno = outOfDescriptors(err);
+      if (errno) descriptors.add(`${errno} on exit connect`);
+      throw err;
+    });
   const exitDialer: Dialer = { dial: (target, o) => dial(target, o?.signal ?? new AbortController().signal) };
   const frontEnd = { dialer: exitDialer, limits, log };
   const httpProxy = createHttpProxy(frontEnd);
@@ -61,12 +73,15 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
   const server = tls.createServer(serverTlsOptions(opts.identity, limits.handshakeTimeoutMs));
 
   // Handshake limits, counted on raw TCP connections until their TLS handshake ends either way.
-  const drops = new DropReport(log);
+  // Connections dropped at the handshake limits: a flood shows up in the log without the log becoming it.
+  const drops = new PerSecond((n, why) =>
+    log.info(`handshake limit: closed ${n} new connection(s) at ${why}`),
+  );
   server.on('connection', (raw: net.Socket) => {
     const source = raw.remoteAddress ?? '?';
     const fromSource = handshaking.get(source) ?? 0;
     if (inFlight >= limits.handshakesInFlight || fromSource >= limits.handshakesPerSource) {
-      drops.count(
+      drops.add(
         inFlight >= limits.handshakesInFlight
           ? `handshakes_in_flight (${limits.handshakesInFlight})`
           : `handshakes_per_source (${limits.handshakesPerSource}) from ${source}`,
@@ -160,7 +175,11 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
       resolve();
     });
   });
-  server.on('error', (err) => log.error(`listener: ${err.message}`));
+  server.on('error', (err) => {
+    const errno = outOfDescriptors(err);
+    if (errno) descriptors.add(`${errno} on accept`);
+    else log.error(`listener: ${err.message}`);
+  });
   const bound = server.address() as net.AddressInfo;
   const address: Target = { host: bound.address, port: bound.port };
   const shareString = formatShareString({
@@ -216,32 +235,6 @@ function refuseLink(sock: tls.TLSSocket): void {
   if (sock.alpnProtocol === ALPN_MUX) sock.end(encodeHeader(TYPE_GO_AWAY, 0, 0, GO_AWAY_INTERNAL_ERROR));
   else sock.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
   setTimeout(() => sock.destroy(), 2000).unref();
-}
-
-/**
- * Connections dropped at the handshake limits, reported at most once a second with a count: a flood
- * shows up in the log without the log becoming the flood.
- */
-class DropReport {
-  private dropped = 0;
-  private timer: NodeJS.Timeout | null = null;
-  private reason = '';
-  constructor(private readonly log: RelayOptions['log']) {}
-  count(reason: string): void {
-    this.dropped++;
-    this.reason = reason;
-    if (this.timer !== null) return;
-    this.flush();
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      if (this.dropped > 0) this.flush();
-    }, 1000);
-    this.timer.unref();
-  }
-  private flush(): void {
-    this.log.info(`handshake limit: closed ${this.dropped} new connection(s) at ${this.reason}`);
-    this.dropped = 0;
-  }
 }
 
 /** The relay's own addresses, refused by the default exit policy: every interface, and the listen host. */

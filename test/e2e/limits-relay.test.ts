@@ -273,6 +273,48 @@ describe('links and exit sockets per client', () => {
   );
 });
 
+describe('out of file descriptors', () => {
+  test(
+    'a relay whose open-files limit is reached refuses the streams beyond it (SOCKS 0x01), warns once a second, and serves again once they close',
+    { timeout: 90_000 },
+    async () => {
+      const relay = await startLimitedRelay(cleanup, dir, await keygen(dir, 'r-fds'), {
+        allow: [good.pin],
+        exit: [`accept 127.0.0.1:${echo.port}`],
+        name: 'r-fds',
+        openFilesMax: 128, // node itself holds about 20
+      });
+      const client = await startLimitedClient(cleanup, dir, good, relay.share, {}, 'c-fds');
+      await served(client);
+      const opened = await Promise.all(
+        Array.from({ length: 200 }, () => socks5Connect(client.port, '127.0.0.1', echo.port)),
+      );
+      const replies = opened.map((r) => r.reply);
+      const ok = replies.filter((r) => r === 0).length;
+      assert.ok(ok > 50 && ok < 128, `${ok} of 200 connected under a limit of 128 descriptors`);
+      assert.ok(
+        replies.every((r) => r === 0 || r === 0x01),
+        `the rest: general failure (limit): ${[...new Set(replies)].join(',')}`,
+      );
+      await relayLogged(
+        relay.proc,
+        /out of file descriptors \(EMFILE on exit connect\): \d+ connection\(s\) refused; raise the relay's open-files limit/,
+      );
+      const warnings = relay.proc.errLines.filter((l) => /out of file descriptors/.test(l)).length;
+      console.log(
+        `# open files 128: ${ok} of 200 streams connected, ${200 - ok} refused, ${warnings} warning(s)`,
+      );
+      assert.ok(warnings <= 3, `${warnings} warnings for ${200 - ok} refusals: counted, not one each`);
+      for (const r of opened) r.conn.destroy();
+      await waitFor(() => echo.open() === 0, 20_000, 'the exit sockets to close');
+      assert.ok(relay.proc.alive, 'the relay is still running');
+      for (let i = 0; i < 5; i++) await served(client, `after the flood (${i + 1})`);
+      await client.proc.stop();
+      await relay.proc.stop();
+    },
+  );
+});
+
 describe('streams, connects, PINGs, shutdown', () => {
   test(
     'streams_per_link: a 3rd open stream on a link is answered limit (SOCKS 0x01); another link is served',
