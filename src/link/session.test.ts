@@ -241,8 +241,21 @@ test('a peer that stops answering PINGs is declared dead (link-down)', async () 
     peer: 'x',
   });
   const [err] = (await once(s, 'close')) as [TunnelError];
-  assert.equal(err.code, 'link-auth'); // a peer that never sent a single frame: treated as a refusal
+  // Silent from the start (a relay stopped right after the handshake): a dead link, not a refused key.
+  assert.equal(err.code, 'link-down');
+  assert.equal((err.cause as TunnelError).code, 'timeout');
   b.destroy();
+  stop();
+});
+
+test('a peer that closes before its first frame is read as a refusal of our key (link-auth)', async () => {
+  const [a, b, stop] = await socketPair();
+  const s = new Session(a, { role: 'client', limits: withLimits({}), log: silentLogger, peer: 'x' });
+  const closed = once(s, 'close');
+  b.end(); // what a relay does with a key it does not allow, once TLS 1.3 has finished
+  const [err] = (await closed) as [TunnelError];
+  assert.equal(err.code, 'link-auth');
+  assert.match(err.message, /without accepting this client's key/);
   stop();
 });
 

@@ -356,10 +356,12 @@ export class Session extends EventEmitter implements StreamHost {
   private fail(err: TunnelError | null, flush = false): void {
     if (this.closed) return;
     this.closed = true;
-    if (err && !this.gotFrame && this.opts.role === 'client' && err.code === 'link-down') {
+    const silent = err?.cause instanceof TunnelError && err.cause.code === 'timeout'; // PING deadline
+    if (err && !this.gotFrame && this.opts.role === 'client' && err.code === 'link-down' && !silent) {
       // Under TLS 1.3 a relay that refuses our key does so after our handshake finished; what we see
       // is a close before its first frame (it PINGs at once when it accepts). Say what it most
-      // likely means instead of "network error".
+      // likely means instead of "network error". A relay that went silent instead (stopped, or its
+      // path lost) missed our PING deadline: that is a link down like any other, and is retried.
       err = new TunnelError(
         'link-auth',
         `relay ${this.opts.peer} closed the link without accepting this client's key (is its pin on the relay's allow-list?)`,
