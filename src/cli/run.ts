@@ -26,6 +26,7 @@ const OPTIONS = {
   via: { type: 'string', multiple: true },
   config: { type: 'string' },
   socks: { type: 'string' },
+  'socks-user': { type: 'string' },
   localnet: { type: 'string', multiple: true },
   strict: { type: 'boolean' },
   'log-level': { type: 'string' },
@@ -54,6 +55,9 @@ export async function run(args: string[]): Promise<number> {
       'config',
       'run: --socks uses a running ett client; it takes no --via, --config or --key',
     );
+  }
+  if (socks === undefined && values['socks-user'] !== undefined) {
+    throw new TunnelError('config', 'run: --socks-user goes with --socks (an ett client already running)');
   }
   if (socks === undefined && values.via === undefined && values.config === undefined) {
     throw new TunnelError(
@@ -88,6 +92,8 @@ export async function run(args: string[]): Promise<number> {
   if (socks !== undefined) {
     env.ETT_RUN_SOCKS = checkSocks(socks);
     env.ETT_RUN_TIMEOUT_MS = '60000';
+    Object.assign(env, socksCredentials(values['socks-user'] as string | undefined));
+    delete env[SOCKS_PASSWORD_VAR]; // CMD gets it once, as the library's own variable
     level = logLevelValue(mergeInputs(quiet, flagInputs({ 'log-level': values['log-level'] })));
   } else {
     const settings = await loadClientSettings(
@@ -160,6 +166,27 @@ function checkCidr(text: string): string {
     );
   }
   return text.trim();
+}
+
+/** Where `--socks-user` finds its password: never on the command line, where `ps` would show it. */
+const SOCKS_PASSWORD_VAR = 'ETT_SOCKS_PASSWORD';
+
+/** The library's RFC 1929 variables for --socks-user, or none. Throws TunnelError('config'). */
+function socksCredentials(user: string | undefined): NodeJS.ProcessEnv {
+  if (user === undefined) return {};
+  const pass = process.env[SOCKS_PASSWORD_VAR];
+  if (pass === undefined) {
+    throw new TunnelError('config', `run: --socks-user needs the password in ${SOCKS_PASSWORD_VAR}`);
+  }
+  // RFC 1929: each is 1..255 bytes.
+  for (const [what, v] of [
+    ['--socks-user', user],
+    [SOCKS_PASSWORD_VAR, pass],
+  ] as const) {
+    const n = Buffer.byteLength(v);
+    if (n < 1 || n > 255) throw new TunnelError('config', `run: ${what} must be 1 to 255 bytes (is ${n})`);
+  }
+  return { ETT_RUN_SOCKS_USER: user, ETT_RUN_SOCKS_PASS: pass };
 }
 
 function checkSocks(text: string): string {

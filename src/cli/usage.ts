@@ -108,7 +108,7 @@ and prints curl commands that use it. The relay's exit accepts loopback destinat
   --listen HOST:PORT  the client's proxy port (default 127.0.0.1:1080)
   --log-level LEVEL   debug, info (default), warn, error or silent`;
 
-export const RUN_USAGE = `Usage: ett run [--key FILE] [--via SHARE[,SHARE...] | --config FILE | --socks IP:PORT]
+export const RUN_USAGE = `Usage: ett run [--key FILE] [--via SHARE[,SHARE...] | --config FILE | --socks IP:PORT [--socks-user NAME]]
                [--localnet CIDR]... [--strict] [--log-level LEVEL] -- CMD [ARGS...]
 
 Runs CMD with a preload library (LD_PRELOAD) that sends its TCP connections through ett and answers
@@ -120,6 +120,7 @@ warning. Loopback and --localnet networks go direct.
   --config FILE       a client config (relays, routes, rules) for the embedded client
   --key FILE          the client key for --via
   --socks IP:PORT     use an ett client that is already running instead
+  --socks-user NAME   its SOCKS5 username (socks_users); the password is read from ETT_SOCKS_PASSWORD
   --localnet CIDR     a network that goes direct (repeatable, or comma-separated)
   --strict            refuse to run CMD if ett run cannot intercept it (static, Go, set-user-ID)
   --log-level LEVEL   ett run's log level (default: the config file's log_level, else warn)

@@ -18,18 +18,44 @@ interface Request {
   readonly port: number;
 }
 
-/** A SOCKS5 server (no auth) that records each CONNECT, refuses "refuse.test" (0x02), relays the rest to port. */
+/**
+ * A SOCKS5 server that records each CONNECT, refuses "refuse.test" (0x02), relays the rest to port.
+ * With `login`, it takes only RFC 1929 username/password (method 2) and that one pair.
+ */
 async function startRecorder(
   cleanup: Cleanup,
   relayTo: () => number,
+  login?: { user: string; pass: string },
 ): Promise<{ port: number; requests: Request[] }> {
   const requests: Request[] = [];
   const server = net.createServer((s) => {
     s.on('error', () => undefined);
     let buf = Buffer.alloc(0);
-    let stage = 0;
+    let stage = login ? -1 : 0;
     s.on('data', function onData(chunk: Buffer) {
       buf = Buffer.concat([buf, chunk]);
+      if (stage === -1 && buf.length >= 2 && buf.length >= 2 + buf[1]!) {
+        const offered = [...buf.subarray(2, 2 + buf[1]!)];
+        buf = buf.subarray(2 + buf[1]!);
+        if (!offered.includes(2)) return void s.end(Buffer.from([5, 0xff]));
+        s.write(Buffer.from([5, 2]));
+        stage = -2;
+      }
+      if (
+        stage === -2 &&
+        buf.length >= 2 &&
+        buf.length >= 3 + buf[1]! &&
+        buf.length >= 3 + buf[1]! + buf[2 + buf[1]!]!
+      ) {
+        const ulen = buf[1]!;
+        const plen = buf[2 + ulen]!;
+        const user = buf.subarray(2, 2 + ulen).toString();
+        const pass = buf.subarray(3 + ulen, 3 + ulen + plen).toString();
+        buf = buf.subarray(3 + ulen + plen);
+        if (user !== login!.user || pass !== login!.pass) return void s.end(Buffer.from([1, 1]));
+        s.write(Buffer.from([1, 0]));
+        stage = 1;
+      }
       if (stage === 0 && buf.length >= 2 && buf.length >= 2 + buf[1]!) {
         buf = buf.subarray(2 + buf[1]!);
         s.write(Buffer.from([5, 0]));
@@ -171,6 +197,35 @@ describe('ett run (loopback, against a recording SOCKS5 server)', () => {
     assert.equal(flag.stderr, '', '--log-level wins over the file');
   });
 
+  test('--socks-user: a SOCKS5 client that wants a password gets the one in ETT_SOCKS_PASSWORD; CMD does not see that variable', async () => {
+    const login = { user: 'alice', pass: 's3cret pass' };
+    const guarded = await startRecorder(cleanup, () => target.port, login);
+    const args = (cmd: string[]): string[] => [
+      'run',
+      '--socks',
+      `127.0.0.1:${guarded.port}`,
+      '--socks-user',
+      login.user,
+      '--',
+      ...cmd,
+    ];
+    const fetch = ['curl', '-q', '-sS', '--max-time', '30', 'http://guarded.test:8080/'];
+    const ok = await runEtt(args(fetch), 60_000, { ETT_SOCKS_PASSWORD: login.pass });
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(sha256(ok.stdout), body.sha256);
+    assert.deepEqual(guarded.requests, [{ atyp: 3, host: 'guarded.test', port: 8080 }]);
+    const wrong = await runEtt(args(fetch), 60_000, { ETT_SOCKS_PASSWORD: 'not it' });
+    assert.notEqual(wrong.code, 0);
+    assert.equal(guarded.requests.length, 1, 'a wrong password gets no request through');
+    const env = await runEtt(args(['sh', '-c', 'test -z "$ETT_SOCKS_PASSWORD"']), 60_000, {
+      ETT_SOCKS_PASSWORD: login.pass,
+    });
+    assert.equal(env.code, 0, 'CMD does not inherit ETT_SOCKS_PASSWORD');
+    const none = await runEtt(args(['true']));
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /--socks-user needs the password in ETT_SOCKS_PASSWORD/);
+  });
+
   test('usage mistakes: exit 2 with the reason', async () => {
     const cases: [string[], RegExp][] = [
       [['run', '--socks', '127.0.0.1:1', 'curl'], /put the command after --/],
@@ -182,6 +237,7 @@ describe('ett run (loopback, against a recording SOCKS5 server)', () => {
         /--localnet "10.0.0.0\/33"/,
       ],
       [['run', '--socks', '127.0.0.1:1', '--log-level', 'loud', '--', 'true'], /--log-level.*"loud".*one of/],
+      [['run', '--via', 'x', '--socks-user', 'u', '--', 'true'], /--socks-user goes with --socks/],
     ];
     for (const [args, why] of cases) {
       const r = await runEtt(args);

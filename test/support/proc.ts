@@ -89,12 +89,12 @@ export interface RunResult {
   readonly stderr: string;
 }
 
-function run(file: string, args: string[], timeoutMs: number): Promise<RunResult> {
+function run(file: string, args: string[], timeoutMs: number, env = CHILD_ENV): Promise<RunResult> {
   return new Promise((resolve) => {
     execFile(
       file,
       args,
-      { encoding: 'buffer', maxBuffer: 64 * 1024 * 1024, timeout: timeoutMs, env: CHILD_ENV },
+      { encoding: 'buffer', maxBuffer: 64 * 1024 * 1024, timeout: timeoutMs, env },
       (err, stdout, stderr) => {
         let code: number | null = 0;
         if (err) code = typeof err.code === 'number' ? err.code : null;
@@ -104,9 +104,9 @@ function run(file: string, args: string[], timeoutMs: number): Promise<RunResult
   });
 }
 
-/** Runs `bin/ett ARGS` to completion (bounded). */
-export function runEtt(args: string[], timeoutMs = 20_000): Promise<RunResult> {
-  return run(process.execPath, [ETT, ...args], timeoutMs);
+/** Runs `bin/ett ARGS` to completion (bounded), with `env` added to the children's environment. */
+export function runEtt(args: string[], timeoutMs = 20_000, env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
+  return run(process.execPath, [ETT, ...args], timeoutMs, { ...CHILD_ENV, ...env });
 }
 
 /** Runs /usr/bin/curl with -q (no .curlrc), -sS and a --max-time, then ARGS. */
