@@ -58,3 +58,15 @@ export class PerSecond {
     this.count = 0;
   }
 }
+
+/**
+ * The once-a-second warning for a process out of file descriptors: `who` is the listener or the
+ * relay, the detail what failed (`EMFILE on accept`). Only a higher open-files limit cures it.
+ */
+export function descriptorShortage(log: Logger, who: string): PerSecond {
+  return new PerSecond((n, what) =>
+    log.warn(
+      `${who}: out of file descriptors (${what}): ${n} connection(s) refused; raise the open-files limit (ulimit -n)`,
+    ),
+  );
+}

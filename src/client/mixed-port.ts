@@ -6,7 +6,7 @@
 import net from 'node:net';
 import type { Socket } from 'node:net';
 import { outOfDescriptors, TunnelError } from '../errors.js';
-import { PerSecond } from '../log.js';
+import { descriptorShortage } from '../log.js';
 import type { Target } from '../wire/address.js';
 import { createPortConnection, type FrontEndOptions, type PortConnection } from '../proxy/connection.js';
 import { createHttpProxy } from '../proxy/http-proxy.js';
@@ -54,14 +54,10 @@ export async function startMixedPort(listen: Target, opts: FrontEndOptions): Pro
   });
   // Errors after listening (EMFILE on accept) must not crash the daemon: log and keep serving. Running
   // out of file descriptors comes as a flood, reported once a second with a count.
-  const descriptors = new PerSecond((n, errno) =>
-    opts.log.warn(
-      `mixed port: out of file descriptors (${errno}): ${n} connection(s) refused; raise the open-files limit (ulimit -n)`,
-    ),
-  );
+  const descriptors = descriptorShortage(opts.log, 'mixed port');
   server.on('error', (err) => {
     const errno = outOfDescriptors(err);
-    if (errno) descriptors.add(errno);
+    if (errno) descriptors.add(`${errno} on accept`);
     else opts.log.warn(`mixed port: ${err.message}`);
   });
   const bound = server.address() as net.AddressInfo;

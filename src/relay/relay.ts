@@ -12,7 +12,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as tls from 'node:tls';
 import { outOfDescriptors, toTunnelError } from '../errors.js';
-import { PerSecond } from '../log.js';
+import { descriptorShortage, PerSecond } from '../log.js';
 import { encodeHeader, GO_AWAY_INTERNAL_ERROR, TYPE_GO_AWAY } from '../link/frame.js';
 import { Session } from '../link/session.js';
 import { splice } from '../link/splice.js';
@@ -46,11 +46,7 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
   const policy = buildExitPolicy(opts.exitRules, ownAddresses(opts.listen.host));
   // Running out of file descriptors fails exit connects ('limit') and accepts alike; the operator needs
   // to hear of it (once a second, with a count), since only a higher open-files limit cures it.
-  const descriptors = new PerSecond((n, what) =>
-    log.warn(
-      `out of file descriptors (${what}): ${n} connection(s) refused; raise the relay's open-files limit (ulimit -n)`,
-    ),
-  );
+  const descriptors = descriptorShortage(log, 'relay');
   const dial = (target: Target, signal: AbortSignal): Promise<net.Socket> =>
     dialExit(target, { policy, connectTimeoutMs: limits.connectTimeoutMs, signal }).catch((err: unknown) => {
       const errno = outOfDescriptors(err);

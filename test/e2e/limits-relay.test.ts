@@ -298,7 +298,7 @@ describe('out of file descriptors', () => {
       );
       await relayLogged(
         relay.proc,
-        /out of file descriptors \(EMFILE on exit connect\): \d+ connection\(s\) refused; raise the relay's open-files limit/,
+        /relay: out of file descriptors \(EMFILE on exit connect\): \d+ connection\(s\) refused; raise the open-files limit/,
       );
       const warnings = relay.proc.errLines.filter((l) => /out of file descriptors/.test(l)).length;
       console.log(
