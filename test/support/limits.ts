@@ -19,7 +19,6 @@ import { encodeOpen, OPEN_CONNECT } from '../../src/link/open.js';
 import { parseShareString } from '../../src/wire/share-string.js';
 import {
   Cleanup,
-  ETT,
   Proc,
   spawnEtt,
   waitFor,
@@ -56,22 +55,10 @@ export async function startLimitedRelay(
     ].join('\n'),
   );
   const args = ['relay', '--config', file];
-  const proc =
-    opts.openFilesMax === undefined
-      ? spawnEtt(cleanup, args)
-      : spawnWithOpenFiles(cleanup, opts.openFilesMax, args);
+  const proc = spawnEtt(cleanup, args, opts.openFilesMax);
   const line = await proc.waitForLine(/ett:\/\//);
   const share = /(ett:\/\/\S+)/.exec(line)![1]!;
   return { proc, key, share, port: Number(/:(\d+)$/.exec(share)![1]) };
-}
-
-/** `bin/ett ARGS` under `prlimit --nofile=N`, which sets its open-files limit and execs it (same PID). */
-function spawnWithOpenFiles(cleanup: Cleanup, openFiles: number, args: string[]): Proc {
-  const proc = new Proc('prlimit', [`--nofile=${openFiles}`, process.execPath, ETT, ...args]);
-  cleanup.add(async () => {
-    await proc.stop();
-  });
-  return proc;
 }
 
 /** `ett client --config F` via one share string, with [limits]; log level debug. */

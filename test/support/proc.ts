@@ -259,14 +259,16 @@ export class Proc {
 
 /** A running `bin/ett ARGS`. */
 export class EttProcess extends Proc {
-  constructor(args: string[]) {
-    super(process.execPath, [ETT, ...args]);
+  /** With openFiles, under `prlimit --nofile=N`, which sets that limit and execs bin/ett (same PID). */
+  constructor(args: string[], openFiles?: number) {
+    if (openFiles === undefined) super(process.execPath, [ETT, ...args]);
+    else super('prlimit', [`--nofile=${openFiles}`, process.execPath, ETT, ...args]);
   }
 }
 
 /** Spawns `bin/ett ARGS`, registered with cleanup (stopped by PID). */
-export function spawnEtt(cleanup: Cleanup, args: string[]): EttProcess {
-  const p = new EttProcess(args);
+export function spawnEtt(cleanup: Cleanup, args: string[], openFiles?: number): EttProcess {
+  const p = new EttProcess(args, openFiles);
   cleanup.add(async () => {
     await p.stop();
   });
