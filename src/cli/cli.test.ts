@@ -435,3 +435,18 @@ test('check-config warns loudly about an open relay (any key, default exit polic
     assert.doesNotMatch(r.stderr, OPEN_RELAY, body);
   }
 });
+
+test('version: `ett version` and `ett --version` print the package version, Node and OpenSSL', () => {
+  const pkg = JSON.parse(readFileSync(join(repoRoot(), 'package.json'), 'utf8')) as { version: string };
+  const line = `ett ${pkg.version} (Node ${process.version}, OpenSSL ${process.versions.openssl})\n`;
+  for (const args of [['version'], ['--version']]) {
+    const r = ett(...args);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, line);
+    assert.equal(r.stderr, '');
+  }
+  const extra = ett('version', 'now');
+  assert.equal(extra.status, 2);
+  assert.match(extra.stderr, /^ett: version: Unexpected argument 'now'/);
+  assert.match(ett('help', 'version').stdout, /^Usage: ett version/);
+});

@@ -7,6 +7,7 @@ import { clientOptionsFrom, flagInputs, loadClientSettings } from '../config/loa
 import { formatTarget } from '../wire/address.js';
 import { shortPin } from '../wire/share-string.js';
 import { parseFlags, say, waitForShutdown } from './common.js';
+import { logIgnoredSignals } from './signals.js';
 
 const OPTIONS = {
   key: { type: 'string' },
@@ -32,6 +33,7 @@ export async function client(args: string[]): Promise<number> {
   opts.log.info(
     `client ${shortPin(opts.identity.pin)}: ${rules.length} rule(s), default ${describeAction(opts.routing.default)}`,
   );
+  logIgnoredSignals(opts.log);
   say(`ett client listening on ${formatTarget(handle.address)} (SOCKS5, SOCKS4a, HTTP proxy)`);
   // One line per forward with the port actually bound (an LPORT of 0 picks one).
   handle.forwards.forEach((bound, i) => {

@@ -2,8 +2,10 @@
 // error (bad flag, bad config file, bad key file) is the user's to fix: `ett: <message>` and status 2.
 // Anything else is ours or the system's: `ett: <message>` and status 1.
 
+import { readFileSync } from 'node:fs';
+
 import { isTunnelError } from '../errors.js';
-import { wantsHelp } from './common.js';
+import { parseFlags, wantsHelp } from './common.js';
 import {
   CERT_USAGE,
   CHECK_CONFIG_USAGE,
@@ -15,6 +17,7 @@ import {
   RUN_USAGE,
   UP_USAGE,
   USAGE,
+  VERSION_USAGE,
 } from './usage.js';
 
 interface Command {
@@ -36,7 +39,14 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   },
   explain: { load: async () => (await import('./explain.js')).explain, usage: EXPLAIN_USAGE },
   run: { load: async () => (await import('./run.js')).run, usage: RUN_USAGE },
+  version: { load: async () => version, usage: VERSION_USAGE },
 };
+
+/** `ett version` (and `ett --version`): one line on stdout. */
+async function version(args: string[]): Promise<number> {
+  parseFlags('version', args, {});
+  return print(versionLine());
+}
 
 /**
  * Runs one command line (argv without node and script) and resolves to the exit status.
@@ -56,7 +66,7 @@ export async function main(argv: string[]): Promise<number> {
     if (command === undefined) return fail(`unknown command ${JSON.stringify(topic)}; run: ett help`, 2);
     return print(command.usage);
   }
-  const command = lookup(name);
+  const command = lookup(name === '--version' ? 'version' : name);
   if (command === undefined) return fail(`unknown command ${JSON.stringify(name)}; run: ett help`, 2);
   if (wantsHelp(args)) return print(command.usage);
   try {
@@ -66,6 +76,18 @@ export async function main(argv: string[]): Promise<number> {
     if (isTunnelError(err)) return fail(err.message, err.code === 'config' ? 2 : 1);
     return fail(err instanceof Error ? err.message : String(err), 1);
   }
+}
+
+/**
+ * `ett 0.1.0 (Node v20.20.2, OpenSSL 3.0.15)`: ett's version from the package it runs from (this file is
+ * dist/src/cli/main.js, three levels below package.json), then the runtime that carries its TLS.
+ */
+export function versionLine(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+    version?: unknown;
+  };
+  const version = typeof pkg.version === 'string' ? pkg.version : 'unknown';
+  return `ett ${version} (Node ${process.version}, OpenSSL ${process.versions.openssl})`;
 }
 
 function lookup(name: string): Command | undefined {

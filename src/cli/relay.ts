@@ -6,6 +6,7 @@ import { openRelayWarning } from '../config/warnings.js';
 import { startRelay } from '../relay/relay.js';
 import { shortPin } from '../wire/share-string.js';
 import { parseFlags, say, waitForShutdown } from './common.js';
+import { logIgnoredSignals } from './signals.js';
 
 const OPTIONS = {
   key: { type: 'string' },
@@ -33,6 +34,7 @@ export async function relay(args: string[]): Promise<number> {
   const handle = await startRelay(opts);
   const who = settings.allowAny ? 'any client key' : `${settings.allow.length} allowed client key(s)`;
   opts.log.info(`relay ${shortPin(opts.identity.pin)} serving ${who}`);
+  logIgnoredSignals(opts.log);
   say(`ett relay listening: ${handle.shareString}`);
   const signal = await waitForShutdown();
   opts.log.info(`${signal}: closing`);

@@ -12,6 +12,7 @@ import { startRelay } from '../relay/relay.js';
 import { formatTarget } from '../wire/address.js';
 import { parseShareString } from '../wire/share-string.js';
 import { parseFlags, say, waitForShutdown } from './common.js';
+import { logIgnoredSignals } from './signals.js';
 
 const OPTIONS = { listen: { type: 'string' }, 'log-level': { type: 'string' } } as const;
 
@@ -59,6 +60,7 @@ export async function up(args: string[]): Promise<number> {
     await relay.close();
     throw err;
   }
+  logIgnoredSignals(log);
   const proxy = formatTarget(client.address);
   say(`ett relay listening: ${relay.shareString}`);
   say(`ett client listening on ${proxy} (SOCKS5, SOCKS4a, HTTP proxy)`);

@@ -19,10 +19,15 @@ Usage:
                                           which rule a target matches and the path it would take
   ett run [--key FILE] [--via SHARE[,SHARE...] | --config FILE | --socks IP:PORT] [--localnet CIDR]...
           [--strict] -- CMD [ARGS...]   run an unmodified program with its TCP and names through ett
+  ett version                             ett's version and the Node and OpenSSL it runs on
   ett help [COMMAND]                      this text, or a command's
 
 Run 'ett COMMAND --help' for a command's flags. Exit status: 0 ok, 2 usage or configuration error,
 1 any other failure.`;
+
+export const VERSION_USAGE = `Usage: ett version   (or: ett --version)
+
+Prints ett's version and the versions of Node.js and OpenSSL it runs on (OpenSSL does the TLS), one line.`;
 
 export const KEYGEN_USAGE = `Usage: ett keygen FILE
 
