@@ -20,6 +20,7 @@ import type { Limits } from '../limits.js';
 import type { Logger } from '../log.js';
 import type { CircuitPool } from '../circuit/pool.js';
 import type { Session } from '../link/session.js';
+import { keepReplyOnWriteError } from '../link/splice.js';
 import { whenConnected, type MuxStream } from '../link/stream.js';
 import type { Dialer } from '../proxy/dialer.js';
 import { formatTarget, type Target } from '../wire/address.js';
@@ -171,7 +172,10 @@ export function dialDirect(target: Target, timeoutMs: number, signal?: AbortSign
       } else resolve(socket);
     };
     const onError = (err: Error): void => settle(toTunnelError(err, 'general'));
-    const onConnect = (): void => settle();
+    const onConnect = (): void => {
+      keepReplyOnWriteError(socket);
+      settle();
+    };
     const onAbort = (): void => settle(new TunnelError('timeout', 'direct connect aborted'));
     const timer = setTimeout(
       () => settle(new TunnelError('timeout', `direct connect over ${timeoutMs} ms`)),

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { once } from 'node:events';
 import { Duplex } from 'node:stream';
-import { CHUNKS_BEHIND_MAX, resetSocket, SOCKET_BATCH, splice } from './splice.js';
+import { CHUNKS_BEHIND_MAX, keepReplyOnWriteError, resetSocket, SOCKET_BATCH, splice } from './splice.js';
 
 async function pair(): Promise<[net.Socket, net.Socket, net.Server]> {
   const server = net.createServer({ allowHalfOpen: true });
@@ -278,3 +278,38 @@ test('splice: one-byte chunks for a socket that is behind pause the stream after
   for (let i = 0; i < 200 && stream.isPaused(); i++) await new Promise((r) => setTimeout(r, 10));
   assert.equal(stream.isPaused(), false, 'the stream resumed once the socket caught up');
 });
+
+// A destination that answers and closes while we still write (its close a RST, our data unread). The
+// answer waits in our kernel until libuv's next poll reads it; a write made before that poll fails, and
+// Node destroys the socket, answer unread. The test makes that write in the same loop turn (the
+// destination is in this process: its write and close happen at once, then the loop is held for 100 ms
+// while they arrive). With keepReplyOnWriteError the answer comes out as 'data' before the error;
+// without, it is lost (checked too, so the test can fail).
+for (const kept of [true, false]) {
+  const what = kept ? 'is kept' : 'is lost without it';
+  test(`keepReplyOnWriteError: an answer sent before a reset ${what}`, { timeout: 20_000 }, async () => {
+    // pauseOnConnect: the destination never reads, so its close with our bytes unread is a RST.
+    const server = net.createServer({ pauseOnConnect: true });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const accepted = once(server, 'connection');
+    const a = net.connect({ port: (server.address() as net.AddressInfo).port, host: '127.0.0.1' });
+    const [b] = (await accepted) as [net.Socket];
+    await once(a, 'connect');
+    if (kept) keepReplyOnWriteError(a);
+    let got = Buffer.alloc(0);
+    a.on('data', (c: Buffer) => (got = Buffer.concat([got, c])));
+    const failed = once(a, 'error');
+    const answer = Buffer.from('HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\n\r\n');
+    await new Promise<void>((resolve) => a.write(Buffer.alloc(1024, 1), () => resolve()));
+    b.write(answer);
+    b.destroy();
+    for (const until = Date.now() + 100; Date.now() < until;); // the answer and the RST arrive
+    a.write(Buffer.alloc(1024, 2));
+    const [err] = (await failed) as [NodeJS.ErrnoException];
+    assert.match(err.syscall ?? '', /^write/);
+    server.close();
+    if (kept) assert.equal(got.toString(), answer.toString());
+    else assert.equal(got.length, 0);
+  });
+}

@@ -5,6 +5,7 @@
 // The other way too: a socket's end is passed on as a FIN only after checking it was not a RST (see
 // endedByReset: Node can report a reset as a plain end).
 
+import { readSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { toTunnelError } from '../errors.js';
@@ -232,4 +233,52 @@ export function resetSocket(socket: Socket): void {
     }
   }
   socket.destroy();
+}
+
+/** Most bytes keepReplyOnWriteError reads from a socket whose peer has gone (see there). */
+export const REPLY_SALVAGE_MAX = 256 * 1024;
+
+/**
+ * Makes a TCP socket to a destination keep what the destination said before it went away. A server
+ * may answer early and close while we still send it a request body (HTTP 413 after the headers of a
+ * large upload, 501 for a method it does not take): its answer is in our kernel's receive buffer, its
+ * close (a RST, since our body arrived unread) makes our next write fail, and Node then destroys the
+ * socket at once, before libuv has read that answer, so the application got an error in its place.
+ * Here a destroy caused by a failed write first reads what the kernel holds (non-blocking, at most
+ * REPLY_SALVAGE_MAX bytes) and emits it as 'data', as a read would have, then destroys as before: the
+ * error (and the reset it becomes) still follows, so nothing is passed on as a clean end. Only when
+ * nothing is waiting in the socket's own buffer (else the salvaged bytes would overtake it) and only
+ * for sockets with a file descriptor. Never throws.
+ */
+export function keepReplyOnWriteError(socket: Socket): void {
+  const destroy = socket.destroy;
+  socket.destroy = function (this: Socket, err?: Error): Socket {
+    if (err !== undefined && /^write/.test((err as NodeJS.ErrnoException).syscall ?? '')) {
+      const fd = (this as Socket & { _handle?: { fd?: number } })._handle?.fd;
+      if (typeof fd === 'number' && fd >= 0 && !this.readableEnded && this.readableLength === 0) {
+        const left = readWaiting(fd);
+        if (left.length > 0) this.emit('data', left);
+      }
+    }
+    return destroy.call(this, err);
+  };
+}
+
+/** What a non-blocking fd has waiting, up to REPLY_SALVAGE_MAX: read until EAGAIN, end, or an error. */
+function readWaiting(fd: number): Buffer {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  while (total < REPLY_SALVAGE_MAX) {
+    const buf = Buffer.allocUnsafe(Math.min(64 * 1024, REPLY_SALVAGE_MAX - total));
+    let n: number;
+    try {
+      n = readSync(fd, buf, 0, buf.length, null);
+    } catch {
+      break; // EAGAIN: nothing more now; ECONNRESET: the rest was never ours to read
+    }
+    if (n === 0) break;
+    chunks.push(buf.subarray(0, n));
+    total += n;
+  }
+  return Buffer.concat(chunks, total);
 }

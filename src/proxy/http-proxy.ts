@@ -31,7 +31,7 @@ export interface HttpProxy {
 }
 
 // Hop-by-hop headers (RFC 9110 §7.6.1) plus proxy-only ones; Transfer-Encoding goes because node
-// re-frames bodies both ways, Expect because node's server already answered 100 Continue to the app.
+// re-frames bodies both ways. Expect is forwarded (RFC 9110 §10.1.1): only the origin may answer it.
 const HOP_BY_HOP = new Set([
   'connection',
   'keep-alive',
@@ -42,7 +42,6 @@ const HOP_BY_HOP = new Set([
   'trailer',
   'transfer-encoding',
   'upgrade',
-  'expect',
 ]);
 
 interface ConnState {
@@ -88,19 +87,27 @@ export function createHttpProxy(opts: FrontEndOptions): HttpProxy {
     return state;
   };
 
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+  // A request that expects 100-continue: with no 'checkContinue' listener node answers 100 Continue to
+  // the app itself, before the origin has said anything (it may well answer 413 instead). Here such a
+  // request is served like any other; its Expect goes to the origin, and the origin's 100 comes back.
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const state = begin(req.socket);
     if (state === undefined) return void dropUnserved(req.socket);
     res.once('close', () => {
       state.active--;
       if (state.active === 0 && !state.conn.socket.destroyed) {
         arm(state, opts.limits.requestHeadTimeoutMs);
-        state.meter?.restart();
+        // The next head starts after this request's body. After an early answer node discards the rest
+        // of a body still arriving; those bytes are no head (counted as one, a large upload got 431).
+        if (req.complete) state.meter?.restart();
+        else req.once('end', () => state.active === 0 && state.meter?.restart());
       }
     });
     if (!authorized(opts, req)) return void refuseAuth(state.conn, req, res);
     forward(state.conn, req, res);
-  });
+  };
+  server.on('request', onRequest);
+  server.on('checkContinue', onRequest);
 
   server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     const state = begin(socket);
@@ -228,7 +235,13 @@ function relay(
     conn.opts.log.debug(`${conn.label}: http: response broken: ${why}`);
     resetSocket(conn.socket);
   };
+  // The origin's 100 Continue, passed on to the app that asked for it (and only then).
+  upstream.on('continue', () => {
+    if (!res.headersSent && !res.destroyed) res.writeContinue();
+  });
+  let response: IncomingMessage | undefined;
   upstream.on('response', (up: IncomingMessage) => {
+    response = up;
     if (res.destroyed) return void upstream.destroy();
     res.writeHead(up.statusCode ?? 502, up.statusMessage, withoutHopByHop(up.rawHeaders));
     up.pipe(res);
@@ -238,7 +251,11 @@ function relay(
       if (!up.complete) breakApp('upstream closed mid-body');
     });
   });
+  // An origin may answer before it has read the whole request body, and close: sending the rest then
+  // fails (EPIPE, or a reset of the stream). A response that arrived whole stands; the app gets it and
+  // what is left of its body goes nowhere. Only a response cut short breaks the app's connection.
   upstream.on('error', (err) => {
+    if (response?.complete) return void req.unpipe(upstream).resume();
     if (!res.headersSent) respondError(conn, req, res, toTunnelError(err, 'link-down'));
     else breakApp(err.message);
   });

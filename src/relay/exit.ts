@@ -16,6 +16,7 @@ import { raceAbort } from '../abort.js';
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { connect, type Socket } from 'node:net';
 import { TunnelError, toTunnelError } from '../errors.js';
+import { keepReplyOnWriteError } from '../link/splice.js';
 import type { Target } from '../wire/address.js';
 import { formatIp, parseIp, parseIpLoose, unmapIp, type IpAddress } from '../wire/ip.js';
 import { evaluateExitPolicy, type ExitRule, type Verdict } from './exit-policy.js';
@@ -132,6 +133,7 @@ function connectOnce(ip: IpAddress, port: number, signal: AbortSignal): Promise<
     const onConnect = (): void => {
       cleanup();
       socket.setNoDelay(true);
+      keepReplyOnWriteError(socket);
       resolvePromise(socket);
     };
     const onError = (err: Error): void => {
