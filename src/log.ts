@@ -1,6 +1,8 @@
 // A small leveled logger writing one line per event to stderr. Callers pass short pins, never keys.
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
+/** 'text': `TIME LEVEL MSG`; 'json': one object per line, {"time","level","msg"} (`--log-format json`). */
+export type LogFormat = 'text' | 'json';
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 99 };
 
 export interface Logger {
@@ -10,10 +12,16 @@ export interface Logger {
   error(msg: string): void;
 }
 
-export function createLogger(level: LogLevel = 'info', write: (line: string) => void = defaultWrite): Logger {
+export function createLogger(
+  level: LogLevel = 'info',
+  write: (line: string) => void = defaultWrite,
+  format: LogFormat = 'text',
+): Logger {
   const at = ORDER[level];
   const emit = (l: LogLevel, msg: string): void => {
-    if (ORDER[l] >= at) write(`${new Date().toISOString()} ${l} ${msg}`);
+    if (ORDER[l] < at) return;
+    const time = new Date().toISOString();
+    write(format === 'json' ? JSON.stringify({ time, level: l, msg }) : `${time} ${l} ${msg}`);
   };
   return {
     debug: (m) => emit('debug', m),

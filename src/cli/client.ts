@@ -7,6 +7,7 @@ import { clientOptionsFrom, flagInputs, loadClientSettings } from '../config/loa
 import { formatTarget } from '../wire/address.js';
 import { shortPin } from '../wire/share-string.js';
 import { parseFlags, say, waitForShutdown } from './common.js';
+import { startSeeing } from './seeing.js';
 
 const OPTIONS = {
   key: { type: 'string' },
@@ -16,6 +17,9 @@ const OPTIONS = {
   forward: { type: 'string', multiple: true },
   config: { type: 'string' },
   'log-level': { type: 'string' },
+  'log-format': { type: 'string' },
+  control: { type: 'string' },
+  metrics: { type: 'string' },
 } as const;
 
 /**
@@ -40,8 +44,15 @@ export async function client(args: string[]): Promise<number> {
       `ett client forwarding ${formatTarget(bound)} -> ${formatTarget(f.to)} via ${describeAction(f.action)}`,
     );
   });
+  const seeing = await startSeeing({ census: handle.census, ...settings, log: opts.log }).catch(
+    async (err: unknown) => {
+      await handle.close();
+      throw err;
+    },
+  );
   const signal = await waitForShutdown();
   opts.log.info(`${signal}: closing`);
+  await seeing.close();
   await handle.close();
   return 0;
 }

@@ -6,6 +6,7 @@ import { openRelayWarning } from '../config/warnings.js';
 import { startRelay } from '../relay/relay.js';
 import { shortPin } from '../wire/share-string.js';
 import { parseFlags, say, waitForShutdown } from './common.js';
+import { startSeeing } from './seeing.js';
 
 const OPTIONS = {
   key: { type: 'string' },
@@ -16,6 +17,9 @@ const OPTIONS = {
   exit: { type: 'string', multiple: true },
   config: { type: 'string' },
   'log-level': { type: 'string' },
+  'log-format': { type: 'string' },
+  control: { type: 'string' },
+  metrics: { type: 'string' },
 } as const;
 
 /**
@@ -34,8 +38,15 @@ export async function relay(args: string[]): Promise<number> {
   const who = settings.allowAny ? 'any client key' : `${settings.allow.length} allowed client key(s)`;
   opts.log.info(`relay ${shortPin(opts.identity.pin)} serving ${who}`);
   say(`ett relay listening: ${handle.shareString}`);
+  const seeing = await startSeeing({ census: handle.census, ...settings, log: opts.log }).catch(
+    async (err: unknown) => {
+      await handle.close();
+      throw err;
+    },
+  );
   const signal = await waitForShutdown();
   opts.log.info(`${signal}: closing`);
+  await seeing.close();
   await handle.close();
   return 0;
 }

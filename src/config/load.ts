@@ -139,7 +139,7 @@ export async function loadClientRouting(
  */
 export async function relayOptionsFrom(
   s: RelaySettings,
-  log: Logger = createLogger(s.logLevel),
+  log: Logger = createLogger(s.logLevel, undefined, s.observe.logFormat),
 ): Promise<RelayOptions> {
   const identity = await loadIdentity(s.keyPath);
   return {
@@ -160,7 +160,7 @@ export async function relayOptionsFrom(
  */
 export async function clientOptionsFrom(
   s: ClientSettings,
-  log: Logger = createLogger(s.logLevel),
+  log: Logger = createLogger(s.logLevel, undefined, s.observe.logFormat),
 ): Promise<ClientOptions> {
   const identity = await loadIdentity(s.keyPath);
   // Relays given their own key file: loaded now, so a missing or too-open file stops the start (exit 2)
