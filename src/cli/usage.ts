@@ -19,7 +19,7 @@ Usage:
                                           which rule a target matches and the path it would take
   ett run [--key FILE] [--via SHARE[,SHARE...] | --config FILE | --socks IP:PORT] [--localnet CIDR]...
           [--strict] -- CMD [ARGS...]   run an unmodified program with its TCP and names through ett
-  ett status [--control PATH] [--json] [--watch]
+  ett status [--control PATH] [--json] [--watch] [--web]
                                           what a running relay/client holds: links, streams …
   ett reload [--control PATH]             make a running daemon re-read its config file
   ett help [COMMAND]                      this text, or a command's
@@ -145,7 +145,7 @@ warning. Loopback and --localnet networks go direct.
 Exit status: CMD's own (128 + N if it was killed by signal N); 127 if CMD is not found; 2 for a usage
 or configuration error, or --strict refusing CMD.`;
 
-export const STATUS_USAGE = `Usage: ett status [--control PATH] [--json] [--watch]
+export const STATUS_USAGE = `Usage: ett status [--control PATH] [--json] [--watch] [--web [--listen 127.0.0.1:PORT]]
 
 Asks a running ett relay, client or up over its control socket what it holds now: listeners, links
 (peer, address, age, bytes each way, PING round trip, streams), circuits, streams (target, route,
@@ -154,7 +154,10 @@ daemon of this user that is running is asked (with several, their sockets are li
 
   --control PATH      the daemon's control socket (printed by the daemon at start)
   --json              the status as one JSON object (schema in README, "Seeing what ett does")
-  --watch             redraw every second until Ctrl-C or the daemon stops`;
+  --watch             redraw every second until Ctrl-C or the daemon stops
+  --web               serve the same, live, as a web page on loopback (a traffic plot per link); the
+                      URL printed carries a random token, the only key to the page
+  --listen ADDR:PORT  where --web listens (loopback only; default 127.0.0.1 and a free port)`;
 
 export const RELOAD_USAGE = `Usage: ett reload [--control PATH]
 
