@@ -7,7 +7,8 @@
 //   LAT_N=300      sequential stream opens for the latency figures
 //   BURST_N=1000   concurrent 64 KiB echoes
 //   IDLE_N=10000   concurrent idle streams held open for the memory figure (0 skips)
-//   SCENARIOS=1relay,3relay
+//   SCENARIOS=1relay,3relay   a `+scrape` suffix (1relay+scrape) runs the same with a scraper polling
+//                             every daemon's /metrics and control `status` every SCRAPE_MS (100)
 //   BENCH_PROF_DIR=/tmp/prof   write a V8 CPU profile of every ett process there (node --cpu-prof)
 import { spawn, execFileSync } from 'node:child_process';
 import { createWriteStream, mkdtempSync, readFileSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -24,6 +25,7 @@ const LAT_N = env('LAT_N', 300);
 const BURST_N = env('BURST_N', 1000);
 const IDLE_N = env('IDLE_N', 10000);
 const SCENARIOS = (process.env.SCENARIOS ?? '1relay,3relay').split(',');
+const SCRAPE_MS = env('SCRAPE_MS', 100);
 const TICK = 100; // clock ticks per second (getconf CLK_TCK on Linux)
 
 const children = [];
@@ -241,7 +243,60 @@ async function idle(port, tport, pids) {
   return { open: socks.length, fail, rssMiB: rss.map((r) => Math.round(r)) };
 }
 
+/** One control request on a new connection to a Unix socket: resolves with the answer's length. */
+function controlStatus(path) {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(path);
+    let got = '';
+    s.setEncoding('utf8');
+    s.on('data', (d) => {
+      got += d;
+      if (got.includes('\n')) {
+        s.destroy();
+        resolve(got.length);
+      }
+    });
+    s.on('error', reject);
+    s.write('{"cmd":"status"}\n');
+  });
+}
+
+/** Polls every endpoint every SCRAPE_MS until stopped; returns a stop() that resolves to the poll count. */
+function startScraper(endpoints) {
+  let polls = 0;
+  let failures = 0;
+  let stopped = false;
+  const round = async () => {
+    await Promise.all(
+      endpoints.flatMap(({ metrics, control }) => [
+        fetch(metrics).then((r) => r.text()),
+        controlStatus(control),
+      ]),
+    ).then(
+      () => polls++,
+      () => failures++,
+    );
+  };
+  const loop = (async () => {
+    while (!stopped) {
+      const t0 = Date.now();
+      await round();
+      await new Promise((r) => setTimeout(r, Math.max(0, SCRAPE_MS - (Date.now() - t0))));
+    }
+  })();
+  return async () => {
+    stopped = true;
+    await loop;
+    return { polls, failures };
+  };
+}
+
 async function scenario(name, hops, tport) {
+  const scrape = name.endsWith('+scrape');
+  const seeing = scrape ? ['--metrics', '127.0.0.1:0'] : [];
+  const seen = (re) =>
+    scrape ? new RegExp(re.source + /[\s\S]*control: (\S+)[\s\S]*metrics: (\S+)/.source) : re;
+  const endpoints = [];
   const client = keygen(`${name}-client`);
   const relays = [];
   for (let i = 0; i < hops; i++) {
@@ -260,10 +315,12 @@ async function scenario(name, hops, tport) {
         'accept 127.0.0.1:*',
         '--log-level',
         'warn',
+        ...seeing,
       ],
-      /(ett:\/\/\S+)/,
+      seen(/(ett:\/\/\S+)/),
     );
     relays.push({ child, share: m[1] });
+    if (scrape) endpoints.push({ control: m[2], metrics: m[3] });
   }
   const { child: cl, m } = await start(
     [
@@ -277,10 +334,13 @@ async function scenario(name, hops, tport) {
       relays.map((r) => r.share).join(','),
       '--log-level',
       'warn',
+      ...seeing,
     ],
-    /listening on 127\.0\.0\.1:(\d+)/,
+    seen(/listening on 127\.0\.0\.1:(\d+)/),
   );
   const port = Number(m[1]);
+  if (scrape) endpoints.push({ control: m[2], metrics: m[3] });
+  const stopScraper = scrape ? startScraper(endpoints) : null;
   const pids = [cl.pid, ...relays.map((r) => r.child.pid)];
   await latency(port, tport); // warm-up: builds the circuit
   const res = { scenario: name, hops };
@@ -300,6 +360,7 @@ async function scenario(name, hops, tport) {
   phase('idle streams');
   res.idle = await idle(port, tport, pids);
   res.peakRssMiB = pids.map((pid) => Math.round(peakRssMiB([pid])));
+  if (stopScraper) res.scrapes = await stopScraper();
   phase('stopping');
   const procs = [cl, ...relays.map((r) => r.child)];
   const slow = setTimeout(() => {
@@ -329,7 +390,7 @@ async function main() {
   const tport = Number(await new Promise((r) => target.stdout.once('data', (d) => r(String(d).trim()))));
   const results = [];
   for (const s of SCENARIOS) {
-    const hops = Number(s.replace('relay', ''));
+    const hops = parseInt(s, 10);
     process.stderr.write(`bench: ${s} ...\n`);
     results.push(await scenario(s, hops, tport));
   }
@@ -345,6 +406,18 @@ async function main() {
         `${r.idle ? `${r.idle.rssMiB.join('/')} (${r.idle.fail} failed)` : '-'} | ${r.peakRssMiB.join('/')} |`,
     ),
   ];
+  // The cost of being watched: each `+scrape` run against the same run without the scraper.
+  for (const r of results.filter((x) => x.scrapes)) {
+    const plain = results.find((x) => x.scenario === r.scenario.replace('+scrape', ''));
+    if (!plain) continue;
+    const ratio = (a, b) => (a / b).toFixed(3);
+    lines.push(
+      '',
+      `${r.scenario} vs ${plain.scenario} (${r.scrapes.polls} scrape rounds every ${SCRAPE_MS} ms, ` +
+        `${r.scrapes.failures} failed): throughput ratio down ${ratio(plain.downSecs, r.downSecs)}, ` +
+        `up ${ratio(plain.upSecs, r.upSecs)}; open p50 ratio ${ratio(plain.latency.p50, r.latency.p50)}`,
+    );
+  }
   console.log(lines.join('\n'));
   console.log('(RSS per process: client first, then relays in route order)');
   mkdirSync(join(root, 'bench', 'results'), { recursive: true });
