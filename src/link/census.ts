@@ -97,8 +97,37 @@ export interface Totals {
   readonly refusals: Readonly<Partial<Record<ErrorCode, number>>>;
 }
 
+/** What a link shows: a Session, or (relay HTTP mode) a TLS socket seen through linkMeter(). */
+export interface LinkMeter {
+  readonly peer: string;
+  readonly startedAt: number;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  readonly streamCount: number;
+  rttMs(): number;
+  once(event: 'close', cb: () => void): unknown;
+}
+
+/** A plain (TLS) socket as a link: bytes from its own counters, no PING, one stream at most. */
+export function linkMeter(socket: Socket, peer: string): LinkMeter {
+  const startedAt = performance.now();
+  return {
+    peer,
+    startedAt,
+    get bytesIn() {
+      return socket.bytesRead;
+    },
+    get bytesOut() {
+      return socket.bytesWritten;
+    },
+    streamCount: 0,
+    rttMs: () => 0,
+    once: (_event, cb) => socket.once('close', cb),
+  };
+}
+
 interface LinkEntry {
-  readonly session: Session;
+  readonly session: LinkMeter;
   readonly address: string;
   readonly dir: 'in' | 'out';
 }
@@ -141,8 +170,8 @@ export class Census extends EventEmitter {
     super();
   }
 
-  /** A link came up: `address` is the peer's (relay) or the hop's as configured (client). */
-  link(session: Session, address: string, dir: 'in' | 'out'): void {
+  /** A link came up: `address` is the peer's (relay) or the hop's as configured (client). Session is a LinkMeter. */
+  link(session: LinkMeter, address: string, dir: 'in' | 'out'): void {
     const e: LinkEntry = { session, address, dir };
     this.links.add(e);
     session.once('close', () => {

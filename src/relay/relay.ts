@@ -15,7 +15,7 @@ import * as tls from 'node:tls';
 import { outOfDescriptors, toTunnelError } from '../errors.js';
 import { descriptorShortage, PerSecond } from '../log.js';
 import { encodeHeader, GO_AWAY_INTERNAL_ERROR, TYPE_GO_AWAY } from '../link/frame.js';
-import { Census } from '../link/census.js';
+import { Census, linkMeter } from '../link/census.js';
 import { Session } from '../link/session.js';
 import { splice } from '../link/splice.js';
 import type { MuxStream } from '../link/stream.js';
@@ -147,10 +147,22 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
       clients.releaseLink(pin);
     });
     const dialAsClient = clients.dialerFor(pin, dial);
+    const remote = formatTarget({ host: sock.remoteAddress ?? '?', port: sock.remotePort ?? 0 });
     if (sock.alpnProtocol !== ALPN_MUX) {
       log.debug(`client ${peer}: HTTP proxy mode`);
+      census.link(linkMeter(sock, peer), remote, 'in');
       const dialer: Dialer = {
-        dial: (target, o) => dialAsClient(target, o?.signal ?? new AbortController().signal),
+        dial: (target, o) =>
+          dialAsClient(target, o?.signal ?? new AbortController().signal).then(
+            (exit) => {
+              census.stream(exit, formatTarget(target), peer);
+              return exit;
+            },
+            (err: unknown) => {
+              census.refused(toTunnelError(err).code);
+              throw err;
+            },
+          ),
       };
       httpProxy.serve(createPortConnection(sock, { ...frontEnd, dialer }, `client ${peer}`));
       return;
@@ -163,7 +175,7 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
       onStream: (stream, open) => serveOpen(stream, open, dialAsClient, { log, census, peer }),
     });
     sessions.add(session);
-    census.link(session, formatTarget({ host: sock.remoteAddress ?? '?', port: sock.remotePort ?? 0 }), 'in');
+    census.link(session, remote, 'in');
     log.info(`link up: client ${peer}`);
     let peerGoAway = false;
     session.once('goaway', () => (peerGoAway = true));

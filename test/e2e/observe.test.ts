@@ -4,16 +4,28 @@
 // daemon keeps serving.
 
 import assert from 'node:assert/strict';
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import * as tls from 'node:tls';
 import { after, before, test } from 'node:test';
 import type { Snapshot } from '../../src/link/census.js';
 import { shortPin } from '../../src/wire/share-string.js';
 import { startEcho } from '../support/limits.js';
-import { Cleanup, ETT, keygen, Proc, runEtt, spawnEtt, tempDir, waitFor, type Key } from '../support/proc.js';
-import { socks5Connect } from '../support/socks.js';
+import {
+  certFile,
+  Cleanup,
+  ETT,
+  keygen,
+  Proc,
+  runEtt,
+  spawnEtt,
+  tempDir,
+  waitFor,
+  type Key,
+} from '../support/proc.js';
+import { Conn, socks5Connect } from '../support/socks.js';
 
 const cleanup = new Cleanup();
 after(() => cleanup.run());
@@ -29,6 +41,7 @@ let relaySock: string;
 let relayMetrics: string;
 let clientMetrics: string;
 let proxyPort: number;
+let relayPort: number;
 
 const IDLE_MS = 1500;
 const CONNECTIONS_MAX = 4;
@@ -59,6 +72,7 @@ before(async () => {
   );
   relay = spawnEtt(cleanup, ['relay', '--config', relayToml]);
   const share = /(ett:\/\/\S+)/.exec(await relay.waitForLine(/ett:\/\//))![1]!;
+  relayPort = Number(/:(\d+)$/.exec(share)![1]);
   assert.equal(/control: (\S+)/.exec(await relay.waitForLine(/ett relay control: /))![1], relaySock);
   relayMetrics = /metrics: (\S+)/.exec(await relay.waitForLine(/ett relay metrics: /))![1]!;
 
@@ -148,6 +162,32 @@ test('status shows the link, the circuit and an open stream with its target; byt
   } finally {
     r.conn.destroy();
   }
+});
+
+test('a stock HTTPS-proxy client of the relay (HTTP mode) shows as a link with its stream', async () => {
+  const cert = await certFile(clientKey, dir, 'client');
+  const sock = tls.connect({
+    host: '127.0.0.1',
+    port: relayPort,
+    key: readFileSync(clientKey.file),
+    cert: readFileSync(cert),
+    rejectUnauthorized: false,
+    ALPNProtocols: ['http/1.1'],
+  });
+  cleanup.add(() => void sock.destroy());
+  const conn = new Conn(sock);
+  await new Promise((resolve, reject) => sock.once('secureConnect', resolve).once('error', reject));
+  sock.write(`CONNECT 127.0.0.1:${echo.port} HTTP/1.1\r\nHost: 127.0.0.1:${echo.port}\r\n\r\n`);
+  const head = (await conn.readUntil('\r\n\r\n')).toString();
+  assert.match(head, /^HTTP\/1\.1 200/);
+  sock.write('hello');
+  assert.equal((await conn.read(5)).toString(), 'hello');
+  const rel = await statusJson(['--control', relaySock]);
+  const links = rel.links.filter((l) => l.peer === shortPin(clientKey.pin));
+  assert.equal(links.length, 2, JSON.stringify(rel.links)); // the client's mux link and this one
+  assert.ok(links.some((l) => l.bytes_in > 0 && l.rtt_ms === 0));
+  assert.ok(rel.streams.shown.some((s) => s.target === `127.0.0.1:${echo.port}`));
+  sock.destroy();
 });
 
 test('refusals are counted by reason on both sides', async () => {
@@ -251,6 +291,11 @@ test('bad control input gets an error and a close; the daemon keeps serving', as
     assert.equal(reply.ok, false);
     assert.match(reply.error, /^bad request: /, bad.slice(0, 20));
   }
+  // More requests at once than may wait: refused whole.
+  const flood = await rawControl(relaySock);
+  flood.s.write('{"cmd":"status"}\n'.repeat(20));
+  await flood.closed;
+  assert.match(flood.got(), /"error":"bad request: over 8 requests waiting"/);
   // Several requests on one connection are answered in order, with their ids.
   const c = await rawControl(relaySock);
   c.s.write('{"cmd":"status","id":1}\n{"cmd":"status","id":"two"}\n');
