@@ -53,8 +53,6 @@ export interface Limits {
   readonly controlIdleTimeoutMs: number;
   /** Streams a status snapshot lists (the oldest first); the total is always given. */
   readonly statusStreamsMax: number;
-  /** Browsers the web view (`ett status --web`) serves at once; more get 503. */
-  readonly webClientsMax: number;
 }
 
 export const DEFAULT_LIMITS: Limits = Object.freeze({
@@ -83,7 +81,6 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   controlLineMax: 4096,
   controlIdleTimeoutMs: 30_000,
   statusStreamsMax: 200,
-  webClientsMax: 8,
 });
 
 export const LIMIT_NAMES = Object.keys(DEFAULT_LIMITS) as (keyof Limits)[];

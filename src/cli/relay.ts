@@ -33,7 +33,12 @@ export async function relay(args: string[]): Promise<number> {
   const opts = await relayOptionsFrom(settings);
   // Not through the logger: a log level of `error` or `silent` must not hide this.
   const warning = openRelayWarning(settings);
-  if (warning !== null) process.stderr.write(warning + '\n');
+  if (warning !== null) {
+    // With --log-format json every stderr line is one object, this one too.
+    const json = settings.observe.logFormat === 'json';
+    const time = new Date().toISOString();
+    process.stderr.write((json ? JSON.stringify({ time, level: 'warn', msg: warning }) : warning) + '\n');
+  }
   const handle = await startRelay(opts);
   const who = settings.allowAny ? 'any client key' : `${settings.allow.length} allowed client key(s)`;
   opts.log.info(`relay ${shortPin(opts.identity.pin)} serving ${who}`);

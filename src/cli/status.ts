@@ -3,7 +3,6 @@
 
 import { parseListen } from '../config/inputs.js';
 import { TunnelError } from '../errors.js';
-import { DEFAULT_LIMITS } from '../limits.js';
 import { startWeb } from '../observe/web.js';
 import { renderStatus } from '../observe/render.js';
 import { findControl, request, type ControlResponse } from '../observe/runtime.js';
@@ -79,7 +78,6 @@ async function serveWeb(path: string, listenText = '127.0.0.1:0'): Promise<numbe
   });
   const web = await startWeb({
     listen,
-    clientsMax: DEFAULT_LIMITS.webClientsMax,
     status: async () => {
       // A connection per ask: the view may go unwatched for longer than the daemon's idle deadline.
       const r = await request(path, { cmd: 'status' });

@@ -144,6 +144,7 @@ function serveConnection(sock: net.Socket, opts: ControlOptions): void {
     const text = queue.shift();
     if (text === undefined) return;
     busy = true;
+    clearTimeout(idle); // a reload may take a while: the deadline is for a silent peer, not a slow answer
     void answer(text, opts).then(({ response, fatal }) => {
       if (sock.destroyed) return;
       if (fatal) return refuse(response.ok ? 'bad request' : response.error);

@@ -22,14 +22,16 @@ import { PAGE } from './web-page.js';
 
 /** How often the view asks the daemon and pushes to the browsers, ms. */
 export const WEB_INTERVAL_MS = 1000;
+/** Event streams (browser tabs) served at once; more get 503. `ett status` reads no config: a constant. */
+export const WEB_CLIENTS_MAX = 8;
 
 export interface WebOptions {
   /** A loopback address; port 0 picks one. */
   readonly listen: Target;
   /** Asks the daemon for its status; rejects once it is gone. */
   readonly status: () => Promise<Snapshot>;
-  /** Browsers served at once (limits.webClientsMax); more get 503. */
-  readonly clientsMax: number;
+  /** Browsers served at once (default WEB_CLIENTS_MAX); more get 503. */
+  readonly clientsMax?: number;
   /** Called once when the daemon stops answering. */
   readonly onGone: (err: Error) => void;
 }
@@ -53,6 +55,7 @@ export async function startWeb(opts: WebOptions): Promise<WebHandle> {
       `status: --listen ${formatTarget(opts.listen)}: the web view listens on loopback only`,
     );
   }
+  const clientsMax = opts.clientsMax ?? WEB_CLIENTS_MAX;
   const token = randomBytes(24).toString('base64url');
   const tokenHash = digest(token);
   const events = new Set<http.ServerResponse>();
@@ -102,8 +105,8 @@ export async function startWeb(opts: WebOptions): Promise<WebHandle> {
       return;
     }
     if (url.pathname === '/events') {
-      if (events.size >= opts.clientsMax) {
-        res.writeHead(503, { 'content-type': 'text/plain' }).end(`busy: ${opts.clientsMax} browsers\n`);
+      if (events.size >= clientsMax) {
+        res.writeHead(503, { 'content-type': 'text/plain' }).end(`busy: ${clientsMax} browsers\n`);
         return;
       }
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
@@ -123,7 +126,7 @@ export async function startWeb(opts: WebOptions): Promise<WebHandle> {
   });
   server.requestTimeout = 10_000;
   server.headersTimeout = 10_000;
-  server.maxConnections = opts.clientsMax * 4;
+  server.maxConnections = clientsMax * 4;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen({ host: opts.listen.host, port: opts.listen.port }, () => {

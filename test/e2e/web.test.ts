@@ -130,6 +130,33 @@ test('a wrong token, a foreign Host or a foreign Origin is refused', { skip }, a
   assert.match(res.headers.get('content-security-policy') ?? '', /default-src 'none'/);
 });
 
+test('at most 8 event streams at once: the next gets 503', { skip }, async () => {
+  const token = url.searchParams.get('token')!;
+  const held: http.ClientRequest[] = [];
+  const statuses: number[] = [];
+  // The page above holds one; 8 more are asked for, so at least the last is refused.
+  for (let i = 0; i < 8; i++) {
+    statuses.push(
+      await new Promise<number>((resolve, reject) => {
+        const req = http.get(
+          {
+            host: url.hostname,
+            port: Number(url.port),
+            path: `/events?token=${token}`,
+            headers: { host: url.host },
+          },
+          (res) => resolve(res.statusCode ?? 0),
+        );
+        req.on('error', reject);
+        held.push(req);
+      }),
+    );
+  }
+  for (const r of held) r.destroy();
+  assert.equal(statuses.filter((s) => s === 200).length, 7, statuses.join(' '));
+  assert.equal(statuses.at(-1), 503);
+});
+
 test('the view refuses to listen off loopback', { skip }, async () => {
   const control = /control: (\S+)/.exec(await tunnel.client.proc.waitForLine(/ett client control: /))![1]!;
   const p = spawnEtt(cleanup, ['status', '--web', '--control', control, '--listen', '0.0.0.0:0']);
