@@ -42,25 +42,34 @@ export function ettVersion(): string {
 
 /**
  * Starts the control socket and the metrics listener as the settings say, and prints where.
- * Rejects with TunnelError('config') if either cannot listen (nothing is left open then).
+ * Rejects with TunnelError('config') if a --control PATH or --metrics address cannot be listened on
+ * (nothing is left open then); the default control socket failing is only a warning.
  */
 export async function startSeeing(o: SeeingOptions): Promise<Seeing> {
   const who = o.census.daemon;
   let control: ControlHandle | null = null;
   if (o.observe.control !== 'off') {
-    let path = o.observe.control;
-    if (path === undefined) {
-      ensureRuntimeDir(runtimeDir());
-      path = defaultControlPath(who);
+    const given = o.observe.control;
+    const listen = (path: string): Promise<ControlHandle> =>
+      startControl({
+        path,
+        census: o.census,
+        limits: o.limits,
+        log: o.log,
+        ...(o.reload ? { reload: o.reload } : {}),
+      });
+    if (given !== undefined)
+      control = await listen(given); // asked for: a failure stops the start
+    else {
+      // The default place: a daemon does not refuse to run for want of a status socket it was not asked for.
+      try {
+        ensureRuntimeDir(runtimeDir());
+        control = await listen(defaultControlPath(who));
+      } catch (err) {
+        o.log.warn(`${(err as Error).message}; running without a control socket`);
+      }
     }
-    control = await startControl({
-      path,
-      census: o.census,
-      limits: o.limits,
-      log: o.log,
-      ...(o.reload ? { reload: o.reload } : {}),
-    });
-    say(`ett ${who} control: ${control.path}`);
+    if (control) say(`ett ${who} control: ${control.path}`);
   }
   let metrics: MetricsHandle | null = null;
   if (o.observe.metrics !== undefined) {

@@ -4,6 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
+import { chmod, mkdir } from 'node:fs/promises';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Cleanup, ETT, Proc, runEtt, tempDir, waitFor } from '../support/proc.js';
@@ -72,4 +73,27 @@ test('--control off: no socket, no control line', async () => {
   assert.equal(d.sock, null);
   assert.ok(!d.proc.lines.some((l) => l.includes('control:')));
   assert.deepEqual(readdirSync(path.join(runtime, 'ett')), held);
+});
+
+test('a runtime directory others can enter: refused with a warning, and the daemon runs on', async () => {
+  const open = path.join(await tempDir(cleanup), 'ett');
+  await mkdir(open, { mode: 0o755 });
+  await chmod(open, 0o755);
+  const p = new Proc('/usr/bin/env', [
+    `XDG_RUNTIME_DIR=${path.dirname(open)}`,
+    process.execPath,
+    ETT,
+    'up',
+    '--listen',
+    '127.0.0.1:0',
+  ]);
+  cleanup.add(async () => void (await p.stop()));
+  await p.waitForLine(/Ctrl-C stops/);
+  const warning = await p.waitForLine(/warn control: /, { stderr: true });
+  assert.match(
+    warning,
+    /must be a directory owned by this user with mode 0700.*running without a control socket/,
+  );
+  assert.deepEqual(readdirSync(open), []);
+  assert.ok(p.alive);
 });
