@@ -243,53 +243,23 @@ async function idle(port, tport, pids) {
   return { open: socks.length, fail, rssMiB: rss.map((r) => Math.round(r)) };
 }
 
-/** One control request on a new connection to a Unix socket: resolves with the answer's length. */
-function controlStatus(path) {
-  return new Promise((resolve, reject) => {
-    const s = net.connect(path);
-    let got = '';
-    s.setEncoding('utf8');
-    s.on('data', (d) => {
-      got += d;
-      if (got.includes('\n')) {
-        s.destroy();
-        resolve(got.length);
-      }
-    });
-    s.on('error', reject);
-    s.write('{"cmd":"status"}\n');
+/** Starts bench/scraper.mjs on the endpoints; returns stop(), which resolves to its {polls, failures}. */
+function startScraper(endpoints) {
+  const child = spawn(process.execPath, [join(root, 'bench', 'scraper.mjs'), JSON.stringify(endpoints)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
   });
+  children.push(child);
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  return async () => {
+    child.kill('SIGTERM');
+    await exited;
+    return JSON.parse(out);
+  };
 }
 
-/** Polls every endpoint every SCRAPE_MS until stopped; returns a stop() that resolves to the poll count. */
-function startScraper(endpoints) {
-  let polls = 0;
-  let failures = 0;
-  let stopped = false;
-  const round = async () => {
-    await Promise.all(
-      endpoints.flatMap(({ metrics, control }) => [
-        fetch(metrics).then((r) => r.text()),
-        controlStatus(control),
-      ]),
-    ).then(
-      () => polls++,
-      () => failures++,
-    );
-  };
-  const loop = (async () => {
-    while (!stopped) {
-      const t0 = Date.now();
-      await round();
-      await new Promise((r) => setTimeout(r, Math.max(0, SCRAPE_MS - (Date.now() - t0))));
-    }
-  })();
-  return async () => {
-    stopped = true;
-    await loop;
-    return { polls, failures };
-  };
-}
+let runCount = 0;
 
 async function scenario(name, hops, tport) {
   const scrape = name.endsWith('+scrape');
@@ -297,10 +267,11 @@ async function scenario(name, hops, tport) {
   const seen = (re) =>
     scrape ? new RegExp(re.source + /[\s\S]*control: (\S+)[\s\S]*metrics: (\S+)/.source) : re;
   const endpoints = [];
-  const client = keygen(`${name}-client`);
+  const tag = `${name}-${++runCount}`; // a scenario may be listed more than once
+  const client = keygen(`${tag}-client`);
   const relays = [];
   for (let i = 0; i < hops; i++) {
-    const k = keygen(`${name}-r${i}`);
+    const k = keygen(`${tag}-r${i}`);
     const { child, m } = await start(
       [
         ett,
@@ -406,16 +377,21 @@ async function main() {
         `${r.idle ? `${r.idle.rssMiB.join('/')} (${r.idle.fail} failed)` : '-'} | ${r.peakRssMiB.join('/')} |`,
     ),
   ];
-  // The cost of being watched: each `+scrape` run against the same run without the scraper.
-  for (const r of results.filter((x) => x.scrapes)) {
-    const plain = results.find((x) => x.scenario === r.scenario.replace('+scrape', ''));
-    if (!plain) continue;
-    const ratio = (a, b) => (a / b).toFixed(3);
+  // The cost of being watched: the `+scrape` runs against the runs without the scraper, each side the
+  // mean over its runs (list them alternately, 1relay,1relay+scrape,1relay,1relay+scrape, so that
+  // drift in the machine's load falls on both).
+  const mean = (rs, f) => rs.reduce((sum, r) => sum + f(r), 0) / rs.length;
+  for (const name of new Set(results.filter((x) => x.scrapes).map((x) => x.scenario))) {
+    const scraped = results.filter((x) => x.scenario === name);
+    const plain = results.filter((x) => x.scenario === name.replace('+scrape', ''));
+    if (plain.length === 0) continue;
+    const ratio = (f) => (mean(plain, f) / mean(scraped, f)).toFixed(3);
+    const polls = scraped.map((r) => `${r.scrapes.polls} (${r.scrapes.failures} failed)`).join(', ');
     lines.push(
       '',
-      `${r.scenario} vs ${plain.scenario} (${r.scrapes.polls} scrape rounds every ${SCRAPE_MS} ms, ` +
-        `${r.scrapes.failures} failed): throughput ratio down ${ratio(plain.downSecs, r.downSecs)}, ` +
-        `up ${ratio(plain.upSecs, r.upSecs)}; open p50 ratio ${ratio(plain.latency.p50, r.latency.p50)}`,
+      `${name} vs ${name.replace('+scrape', '')} (${scraped.length} vs ${plain.length} runs; scrape rounds ` +
+        `every ${SCRAPE_MS} ms: ${polls}): throughput ratio down ${ratio((r) => r.downSecs)}, ` +
+        `up ${ratio((r) => r.upSecs)}; open p50 ratio ${ratio((r) => r.latency.p50)}`,
     );
   }
   console.log(lines.join('\n'));
