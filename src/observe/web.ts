@@ -63,9 +63,13 @@ export async function startWeb(opts: WebOptions): Promise<WebHandle> {
   let last: string | null = null;
   let timer: NodeJS.Timeout | null = null;
 
+  let asking = false; // one question to the daemon at a time, however slow its answer
   const push = (): void => {
+    if (asking) return;
+    asking = true;
     opts.status().then(
       (s) => {
+        asking = false;
         last = `data: ${JSON.stringify(s)}\n\n`;
         for (const res of events) res.write(last);
       },
@@ -111,15 +115,8 @@ export async function startWeb(opts: WebOptions): Promise<WebHandle> {
       }
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
       events.add(res);
-      res.once('close', () => {
-        events.delete(res);
-        if (events.size === 0) stop();
-      });
+      res.once('close', () => events.delete(res));
       if (last !== null) res.write(last);
-      if (timer === null) {
-        push();
-        timer = setInterval(push, WEB_INTERVAL_MS);
-      }
       return;
     }
     res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
@@ -141,6 +138,10 @@ export async function startWeb(opts: WebOptions): Promise<WebHandle> {
   });
   const bound = server.address() as AddressInfo;
   host = formatTarget({ host: bound.address, port: bound.port });
+  // Asked whether anyone watches or not: so the view notices the daemon going, and a new tab gets a
+  // status at once.
+  push();
+  timer = setInterval(push, WEB_INTERVAL_MS);
   return {
     url: `http://${host}/?token=${token}`,
     close: () =>

@@ -164,3 +164,11 @@ test('the view refuses to listen off loopback', { skip }, async () => {
   assert.equal(exit.code, 2);
   assert.match(p.stderr(), /loopback only/);
 });
+
+test('when the daemon stops, the page says so and the view exits 1', { skip }, async () => {
+  await tunnel.client.proc.stop();
+  await page.locator('#live.off', { hasText: 'daemon stopped' }).waitFor({ timeout: 20_000 });
+  const exit = await web.exited;
+  assert.equal(exit.code, 1);
+  assert.match(web.stderr(), /the daemon stopped answering/);
+});
