@@ -21,7 +21,7 @@ svg{display:block}.in{stroke:#1e88e5}.out{stroke:#fb8c00}.legend{font-size:12px;
 </style></head><body>
 <header><h1>ett <span id="daemon"></span></h1><span id="summary"></span><span id="live" class="off">connecting</span></header>
 <main>
-<section><h2>Links</h2><div class="legend">traffic per second, last minute: <b class="in">in</b> / <b class="out">out</b></div><div id="links"></div></section>
+<section><h2>Links</h2><div class="legend">traffic per second, last minute: <b class="in">in</b> (shaded) / <b class="out">out</b> (line)</div><div id="links"></div></section>
 <section><h2>Circuits</h2><div id="circuits"></div></section>
 <section><h2 id="streams-title">Streams</h2><div id="streams"></div></section>
 <section><h2>Groups</h2><div id="groups"></div></section>
@@ -84,7 +84,10 @@ function plot(points) {
     const p = document.createElementNS(NS, "polyline");
     // The newest point at the right edge; older ones to its left.
     const xy = points.map((v, i) => (W - 1 - (points.length - 1 - i) * step).toFixed(1) + "," + (H - 2 - (v[k] / max) * (H - 4)).toFixed(1));
-    p.setAttribute("points", xy.join(" ")); p.setAttribute("fill", "none"); p.setAttribute("stroke-width", "1.5");
+    // "in" as a shaded area, "out" as a line over it: both stay visible when they are equal (an echo).
+    if (k === 0 && xy.length > 0) xy.push(xy.at(-1).split(",")[0] + "," + (H - 1), xy[0].split(",")[0] + "," + (H - 1));
+    p.setAttribute("points", xy.join(" ")); p.setAttribute("stroke-width", "1.5");
+    p.setAttribute("fill", k === 0 ? "#1e88e533" : "none");
     p.setAttribute("class", cls);
     svg.append(p);
   }

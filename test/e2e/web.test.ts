@@ -81,8 +81,8 @@ test('the page shows the link and the stream it started, and their bytes update'
   const before = await outCell.textContent();
   assert.match(before ?? '', /^\d+(\.\d)?[BKM]$/);
   // Traffic for a few seconds, so the plot has points and the counters move.
-  for (let i = 0; i < 4; i++) {
-    await echo(200_000);
+  for (let i = 0; i < 10; i++) {
+    await echo(100_000 * (1 + (i % 4)));
     await new Promise((resolve) => setTimeout(resolve, 600));
   }
   // The page redraws every second: within a bounded number of redraws the count moves.
