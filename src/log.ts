@@ -1,8 +1,6 @@
 // A small leveled logger writing one line per event to stderr. Callers pass short pins, never keys.
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
-/** 'text': `TIME LEVEL MSG`; 'json': one object per line, {"time","level","msg"} (`--log-format json`). */
-export type LogFormat = 'text' | 'json';
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 99 };
 
 export interface Logger {
@@ -12,16 +10,10 @@ export interface Logger {
   error(msg: string): void;
 }
 
-export function createLogger(
-  level: LogLevel = 'info',
-  write: (line: string) => void = defaultWrite,
-  format: LogFormat = 'text',
-): Logger {
+export function createLogger(level: LogLevel = 'info', write: (line: string) => void = defaultWrite): Logger {
   const at = ORDER[level];
   const emit = (l: LogLevel, msg: string): void => {
-    if (ORDER[l] < at) return;
-    const time = new Date().toISOString();
-    write(format === 'json' ? JSON.stringify({ time, level: l, msg }) : `${time} ${l} ${msg}`);
+    if (ORDER[l] >= at) write(`${new Date().toISOString()} ${l} ${msg}`);
   };
   return {
     debug: (m) => emit('debug', m),
@@ -77,4 +69,23 @@ export function descriptorShortage(log: Logger, who: string): PerSecond {
       `${who}: out of file descriptors (${what}): ${n} connection(s) refused; raise the open-files limit (ulimit -n)`,
     ),
   );
+}
+
+/** 'text': `TIME LEVEL MSG`; 'json': one object per line, {"time","level","msg"} (`--log-format json`). */
+export type LogFormat = 'text' | 'json';
+
+/**
+ * The `write` for createLogger in a given format: for 'json', each `TIME LEVEL MSG` line becomes
+ * {"time":TIME,"level":LEVEL,"msg":MSG} (the message's words unchanged). Never throws.
+ */
+export function logWriter(
+  format: LogFormat,
+  write: (line: string) => void = defaultWrite,
+): (line: string) => void {
+  if (format === 'text') return write;
+  return (line) => {
+    const a = line.indexOf(' ');
+    const b = line.indexOf(' ', a + 1);
+    write(JSON.stringify({ time: line.slice(0, a), level: line.slice(a + 1, b), msg: line.slice(b + 1) }));
+  };
 }

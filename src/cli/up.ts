@@ -7,7 +7,7 @@ import { validateUp } from '../config/schema.js';
 import { ephemeralIdentity } from '../identity/identity.js';
 import { DEFAULT_LIMITS } from '../limits.js';
 import { Census } from '../link/census.js';
-import { createLogger } from '../log.js';
+import { createLogger, logWriter } from '../log.js';
 import { parseExitRule } from '../relay/exit-policy.js';
 import { startRelay } from '../relay/relay.js';
 import { formatTarget } from '../wire/address.js';
@@ -35,7 +35,7 @@ const EXIT_RULES = ['accept 127.0.0.0/8:*', 'accept [::1]:*', 'reject *:*'];
 export async function up(args: string[]): Promise<number> {
   const { values } = parseFlags('up', args, OPTIONS);
   const { listen, logLevel, observe } = validateUp(flagInputs(values));
-  const log = createLogger(logLevel, undefined, observe.logFormat);
+  const log = createLogger(logLevel, logWriter(observe.logFormat));
   const census = new Census('up'); // relay and client in one process: one status
 
   const [relayId, clientId] = await Promise.all([ephemeralIdentity(), ephemeralIdentity()]);
