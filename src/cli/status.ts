@@ -5,7 +5,7 @@ import { parseListen } from '../config/inputs.js';
 import { TunnelError } from '../errors.js';
 import { startWeb } from '../observe/web.js';
 import { renderStatus } from '../observe/render.js';
-import { findControl, request, type ControlResponse } from '../observe/runtime.js';
+import { findControl, request, watchStatus, type ControlResponse } from '../observe/runtime.js';
 import { parseFlags, say } from './common.js';
 
 const STATUS_OPTIONS = {
@@ -41,19 +41,16 @@ export async function status(args: string[]): Promise<number> {
     show(await request(path, { cmd: 'status' }));
     return 0;
   }
-  let stop = false;
-  const onSignal = (): void => {
-    stop = true;
-  };
+  // One connection that the daemon writes a status to every second (control `watch`).
+  const watch = watchStatus(path, WATCH_INTERVAL_MS, (st) => {
+    if (!values.json && process.stdout.isTTY) process.stdout.write('\x1b[H\x1b[2J');
+    show({ ok: true, status: st });
+  });
+  const onSignal = (): void => watch.stop();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    while (!stop) {
-      const r = await request(path, { cmd: 'status' }); // a connection each: no idle deadline to mind
-      if (!values.json && process.stdout.isTTY) process.stdout.write('\x1b[H\x1b[2J');
-      show(r);
-      await new Promise((resolve) => setTimeout(resolve, WATCH_INTERVAL_MS));
-    }
+    await watch.done;
     return 0;
   } finally {
     process.off('SIGINT', onSignal);

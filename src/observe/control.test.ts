@@ -5,13 +5,14 @@ import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { after, test } from 'node:test';
 import { TunnelError } from '../errors.js';
 import { Census } from '../link/census.js';
 import { withLimits } from '../limits.js';
 import { silentLogger } from '../log.js';
-import { startControl } from './control.js';
-import { ensureRuntimeDir, request } from './runtime.js';
+import { startControl, WATCH_BUFFERED_MAX } from './control.js';
+import { ensureRuntimeDir, request, watchStatus } from './runtime.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'observe-control-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -71,6 +72,61 @@ test('no reload wired: the answer says so, and the connection stays usable', asy
   }
 });
 
+test('watch: a status every interval on one connection; anything after it, or a bad interval, is refused', async () => {
+  const control = await startControl({
+    path: join(dir, 'w.sock'),
+    census: new Census('up'),
+    limits,
+    log: silentLogger,
+  });
+  try {
+    const seen: string[] = [];
+    const w = watchStatus(control.path, 250, (st) => seen.push(st.daemon));
+    for (let i = 0; i < 100 && seen.length < 3; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(seen.slice(0, 3), ['up', 'up', 'up']);
+    w.stop();
+    await w.done;
+    assert.match(
+      (await rawAsk(control.path, '{"cmd":"watch","interval_ms":10}\n')).error ?? '',
+      /interval_ms must be/,
+    );
+    const after = await rawLines(
+      control.path,
+      '{"cmd":"watch","interval_ms":250}\n',
+      1,
+      '{"cmd":"status"}\n',
+    );
+    assert.equal(after.at(-1), '{"ok":false,"error":"bad request: nothing may follow watch"}');
+  } finally {
+    await control.close();
+  }
+});
+
+test('watch: a watcher that does not read is dropped once WATCH_BUFFERED_MAX bytes wait for it', async () => {
+  const census = new Census('relay');
+  const big = 'x'.repeat(2000);
+  for (let i = 0; i < 200; i++) census.stream(new PassThrough(), `${big}${i}:443`, 'r'); // ~450 KB a status
+  let dropped!: () => void;
+  const droppedSeen = new Promise<void>((resolve) => (dropped = resolve));
+  const log = {
+    ...silentLogger,
+    debug: (m: string) => (m.includes('does not read') ? dropped() : undefined),
+  };
+  const control = await startControl({ path: join(dir, 'slow.sock'), census, limits, log });
+  try {
+    const s = net.connect(control.path);
+    s.on('error', () => undefined);
+    s.pause(); // never reads: a paused socket does not see the close either, so the daemon's log says it
+    s.write('{"cmd":"watch","interval_ms":250}\n');
+    await droppedSeen; // the test times out otherwise
+    s.resume();
+    await new Promise<void>((resolve) => s.once('close', () => resolve()));
+    assert.ok(s.bytesRead > 0 && WATCH_BUFFERED_MAX >= 1024 * 1024);
+  } finally {
+    await control.close();
+  }
+});
+
 test('a live socket is not taken over; a stale one is replaced; close removes the file', async () => {
   const path = join(dir, 'c.sock');
   const first = await startControl({ path, census: new Census('relay'), limits, log: silentLogger });
@@ -112,5 +168,25 @@ function rawAsk(path: string, text: string): Promise<{ ok: boolean; error?: stri
     });
     s.on('error', reject);
     s.write(text);
+  });
+}
+
+/** Sends `first`, waits for n answer lines, sends `then`, and returns every line until the close. */
+function rawLines(path: string, first: string, n: number, then: string): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(path);
+    let got = '';
+    let sent = false;
+    s.setEncoding('utf8');
+    s.on('data', (d: string) => {
+      got += d;
+      if (!sent && got.split('\n').length > n) {
+        sent = true;
+        s.write(then);
+      }
+    });
+    s.on('close', () => resolve(got.split('\n').filter((l) => l !== '')));
+    s.on('error', reject);
+    s.write(first);
   });
 }

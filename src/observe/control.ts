@@ -2,6 +2,7 @@
 // Protocol (DESIGN.md §13): one JSON request per line, one JSON response per line, in order.
 //   → {"cmd":"status"}            ← {"ok":true,"status":{…Snapshot…}}
 //   → {"cmd":"reload"}            ← {"ok":true,"lines":["…",…]} | {"ok":false,"error":"…","code":"config"}
+//   → {"cmd":"watch","interval_ms":1000}  ← a status line as for `status` every interval, until the peer goes
 //   anything else                 ← {"ok":false,"error":"…"} and the connection closes
 // A request may carry "id" (a string or number); its response carries the same.
 //
@@ -25,6 +26,9 @@ import type { Logger } from '../log.js';
 
 /** Requests a connection may have waiting behind the one being served; more closes it. */
 export const PIPELINE_MAX = 8;
+/** `watch`: the shortest interval a watcher may ask for, ms, and the bytes that may wait for it unread. */
+export const WATCH_INTERVAL_MIN_MS = 250;
+export const WATCH_BUFFERED_MAX = 4 * 1024 * 1024;
 
 export interface ControlOptions {
   readonly path: string;
@@ -145,17 +149,37 @@ function serveConnection(sock: net.Socket, opts: ControlOptions): void {
     if (text === undefined) return;
     busy = true;
     clearTimeout(idle); // a reload may take a while: the deadline is for a silent peer, not a slow answer
-    void answer(text, opts).then(({ response, fatal }) => {
+    void answer(text, opts).then(({ response, fatal, watch }) => {
       if (sock.destroyed) return;
       if (fatal) return refuse(response.ok ? 'bad request' : response.error);
+      if (watch !== undefined) return follow(watch);
+      armIdle(); // again from here: a peer that does not read its answer is silent too
       sock.write(line(response), () => {
         busy = false;
-        armIdle();
         next();
       });
     });
   };
+  // `watch`: a status every intervalMs until the peer goes. A peer that does not read is dropped once
+  // WATCH_BUFFERED_MAX bytes wait for it; one that sends anything more is refused.
+  let watching = false;
+  const follow = (intervalMs: number): void => {
+    watching = true;
+    const send = (): void => {
+      if (sock.writableLength > WATCH_BUFFERED_MAX) {
+        log.debug('control: a watcher that does not read, closed');
+        sock.destroy();
+        return;
+      }
+      sock.write(line({ ok: true, status: opts.census.snapshot(limits.statusStreamsMax) }));
+    };
+    send();
+    const timer = setInterval(send, intervalMs);
+    timer.unref();
+    sock.once('close', () => clearInterval(timer));
+  };
   sock.on('data', (chunk: string) => {
+    if (watching) return refuse('bad request: nothing may follow watch');
     pending += chunk;
     let nl: number;
     while ((nl = pending.indexOf('\n')) >= 0) {
@@ -175,7 +199,10 @@ function serveConnection(sock: net.Socket, opts: ControlOptions): void {
 }
 
 /** One request line to its response; `fatal` closes the connection after it (a malformed request). */
-async function answer(text: string, opts: ControlOptions): Promise<{ response: Response; fatal: boolean }> {
+async function answer(
+  text: string,
+  opts: ControlOptions,
+): Promise<{ response: Response; fatal: boolean; watch?: number }> {
   let req: unknown;
   try {
     req = JSON.parse(text);
@@ -185,7 +212,7 @@ async function answer(text: string, opts: ControlOptions): Promise<{ response: R
   if (typeof req !== 'object' || req === null || Array.isArray(req)) {
     return { response: { ok: false, error: 'bad request: not a JSON object' }, fatal: true };
   }
-  const { cmd, id } = req as { cmd?: unknown; id?: unknown };
+  const { cmd, id, interval_ms: interval } = req as { cmd?: unknown; id?: unknown; interval_ms?: unknown };
   const withId = (r: Response): Response =>
     typeof id === 'string' || typeof id === 'number' ? { ...r, id } : r;
   switch (cmd) {
@@ -194,6 +221,19 @@ async function answer(text: string, opts: ControlOptions): Promise<{ response: R
         response: withId({ ok: true, status: opts.census.snapshot(opts.limits.statusStreamsMax) }),
         fatal: false,
       };
+    case 'watch': {
+      const ms = interval ?? 1000;
+      if (typeof ms !== 'number' || !Number.isInteger(ms) || ms < WATCH_INTERVAL_MIN_MS || ms > 60_000) {
+        return {
+          response: {
+            ok: false,
+            error: `bad request: interval_ms must be an integer ${WATCH_INTERVAL_MIN_MS}..60000`,
+          },
+          fatal: true,
+        };
+      }
+      return { response: { ok: true }, fatal: false, watch: ms };
+    }
     case 'reload':
       if (opts.reload === undefined) {
         return {

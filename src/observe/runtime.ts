@@ -189,3 +189,62 @@ export class ControlConnection {
     w?.reject(err);
   }
 }
+
+/**
+ * `watch`: calls onStatus with each status the daemon sends (every intervalMs) until stop() or the
+ * daemon goes. Resolves when stopped; rejects with TunnelError ('refused', 'link-down' when the daemon
+ * closed the connection, 'protocol' for an answer that is not a status).
+ */
+export function watchStatus(
+  path: string,
+  intervalMs: number,
+  onStatus: (s: Snapshot) => void,
+): { done: Promise<void>; stop: () => void } {
+  const sock = net.connect(path);
+  let stopped = false;
+  const done = new Promise<void>((resolve, reject) => {
+    let buffered = '';
+    sock.setEncoding('utf8');
+    sock.on('data', (chunk: string) => {
+      buffered += chunk;
+      if (buffered.length > RESPONSE_MAX) {
+        sock.destroy(new TunnelError('protocol', `control ${path}: response over ${RESPONSE_MAX} bytes`));
+        return;
+      }
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const text = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        let r: ControlResponse;
+        try {
+          r = JSON.parse(text) as ControlResponse;
+        } catch {
+          r = { ok: false, error: 'answer is not JSON' };
+        }
+        if (!r.ok || r.status === undefined) {
+          sock.destroy(new TunnelError('protocol', `control ${path}: ${r.error ?? 'no status'}`));
+          return;
+        }
+        onStatus(r.status);
+      }
+    });
+    sock.on('error', (err: Error & { code?: string }) => {
+      if (err instanceof TunnelError) return reject(err);
+      const code = err.code === 'ENOENT' || err.code === 'ECONNREFUSED' ? 'refused' : 'link-down';
+      reject(new TunnelError(code, `control ${path}: ${err.message}`));
+    });
+    sock.on('close', () =>
+      stopped
+        ? resolve()
+        : reject(new TunnelError('link-down', `control ${path}: daemon closed the connection`)),
+    );
+    sock.write(JSON.stringify({ cmd: 'watch', interval_ms: intervalMs }) + '\n');
+  });
+  return {
+    done,
+    stop: () => {
+      stopped = true;
+      sock.destroy();
+    },
+  };
+}
