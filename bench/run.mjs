@@ -7,7 +7,8 @@
 //   LAT_N=300      sequential stream opens for the latency figures
 //   BURST_N=1000   concurrent 64 KiB echoes
 //   IDLE_N=10000   concurrent idle streams held open for the memory figure (0 skips)
-//   SCENARIOS=1relay,3relay
+//   SCENARIOS=1relay,3relay   a `+scrape` suffix (1relay+scrape) runs the same with a scraper polling
+//                             every daemon's /metrics and control `status` every SCRAPE_MS (100)
 //   BENCH_PROF_DIR=/tmp/prof   write a V8 CPU profile of every ett process there (node --cpu-prof)
 import { spawn, execFileSync } from 'node:child_process';
 import { createWriteStream, mkdtempSync, readFileSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -24,6 +25,7 @@ const LAT_N = env('LAT_N', 300);
 const BURST_N = env('BURST_N', 1000);
 const IDLE_N = env('IDLE_N', 10000);
 const SCENARIOS = (process.env.SCENARIOS ?? '1relay,3relay').split(',');
+const SCRAPE_MS = env('SCRAPE_MS', 100);
 const TICK = 100; // clock ticks per second (getconf CLK_TCK on Linux)
 
 const children = [];
@@ -241,11 +243,35 @@ async function idle(port, tport, pids) {
   return { open: socks.length, fail, rssMiB: rss.map((r) => Math.round(r)) };
 }
 
+/** Starts bench/scraper.mjs on the endpoints; returns stop(), which resolves to its {polls, failures}. */
+function startScraper(endpoints) {
+  const child = spawn(process.execPath, [join(root, 'bench', 'scraper.mjs'), JSON.stringify(endpoints)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.push(child);
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  return async () => {
+    child.kill('SIGTERM');
+    await exited;
+    return JSON.parse(out);
+  };
+}
+
+let runCount = 0;
+
 async function scenario(name, hops, tport) {
-  const client = keygen(`${name}-client`);
+  const scrape = name.endsWith('+scrape');
+  const seeing = scrape ? ['--metrics', '127.0.0.1:0'] : [];
+  const seen = (re) =>
+    scrape ? new RegExp(re.source + /[\s\S]*control: (\S+)[\s\S]*metrics: (\S+)/.source) : re;
+  const endpoints = [];
+  const tag = `${name}-${++runCount}`; // a scenario may be listed more than once
+  const client = keygen(`${tag}-client`);
   const relays = [];
   for (let i = 0; i < hops; i++) {
-    const k = keygen(`${name}-r${i}`);
+    const k = keygen(`${tag}-r${i}`);
     const { child, m } = await start(
       [
         ett,
@@ -260,10 +286,12 @@ async function scenario(name, hops, tport) {
         'accept 127.0.0.1:*',
         '--log-level',
         'warn',
+        ...seeing,
       ],
-      /(ett:\/\/\S+)/,
+      seen(/(ett:\/\/\S+)/),
     );
     relays.push({ child, share: m[1] });
+    if (scrape) endpoints.push({ control: m[2], metrics: m[3] });
   }
   const { child: cl, m } = await start(
     [
@@ -277,10 +305,13 @@ async function scenario(name, hops, tport) {
       relays.map((r) => r.share).join(','),
       '--log-level',
       'warn',
+      ...seeing,
     ],
-    /listening on 127\.0\.0\.1:(\d+)/,
+    seen(/listening on 127\.0\.0\.1:(\d+)/),
   );
   const port = Number(m[1]);
+  if (scrape) endpoints.push({ control: m[2], metrics: m[3] });
+  const stopScraper = scrape ? startScraper(endpoints) : null;
   const pids = [cl.pid, ...relays.map((r) => r.child.pid)];
   await latency(port, tport); // warm-up: builds the circuit
   const res = { scenario: name, hops };
@@ -300,6 +331,7 @@ async function scenario(name, hops, tport) {
   phase('idle streams');
   res.idle = await idle(port, tport, pids);
   res.peakRssMiB = pids.map((pid) => Math.round(peakRssMiB([pid])));
+  if (stopScraper) res.scrapes = await stopScraper();
   phase('stopping');
   const procs = [cl, ...relays.map((r) => r.child)];
   const slow = setTimeout(() => {
@@ -329,7 +361,7 @@ async function main() {
   const tport = Number(await new Promise((r) => target.stdout.once('data', (d) => r(String(d).trim()))));
   const results = [];
   for (const s of SCENARIOS) {
-    const hops = Number(s.replace('relay', ''));
+    const hops = parseInt(s, 10);
     process.stderr.write(`bench: ${s} ...\n`);
     results.push(await scenario(s, hops, tport));
   }
@@ -345,6 +377,23 @@ async function main() {
         `${r.idle ? `${r.idle.rssMiB.join('/')} (${r.idle.fail} failed)` : '-'} | ${r.peakRssMiB.join('/')} |`,
     ),
   ];
+  // The cost of being watched: the `+scrape` runs against the runs without the scraper, each side the
+  // mean over its runs (list them alternately, 1relay,1relay+scrape,1relay,1relay+scrape, so that
+  // drift in the machine's load falls on both).
+  const mean = (rs, f) => rs.reduce((sum, r) => sum + f(r), 0) / rs.length;
+  for (const name of new Set(results.filter((x) => x.scrapes).map((x) => x.scenario))) {
+    const scraped = results.filter((x) => x.scenario === name);
+    const plain = results.filter((x) => x.scenario === name.replace('+scrape', ''));
+    if (plain.length === 0) continue;
+    const ratio = (f) => (mean(plain, f) / mean(scraped, f)).toFixed(3);
+    const polls = scraped.map((r) => `${r.scrapes.polls} (${r.scrapes.failures} failed)`).join(', ');
+    lines.push(
+      '',
+      `${name} vs ${name.replace('+scrape', '')} (${scraped.length} vs ${plain.length} runs; scrape rounds ` +
+        `every ${SCRAPE_MS} ms: ${polls}): throughput ratio down ${ratio((r) => r.downSecs)}, ` +
+        `up ${ratio((r) => r.upSecs)}; open p50 ratio ${ratio((r) => r.latency.p50)}`,
+    );
+  }
   console.log(lines.join('\n'));
   console.log('(RSS per process: client first, then relays in route order)');
   mkdirSync(join(root, 'bench', 'results'), { recursive: true });

@@ -45,6 +45,14 @@ export interface Limits {
   readonly reconnectAttemptsMax: number;
   /** Client: period (±25 % jitter) at which a group probes its earlier members while a later one serves, ms. */
   readonly healthCheckIntervalMs: number;
+  /** Connections the control socket (`ett status`, `ett reload`) serves at once; more are closed. */
+  readonly controlConnectionsMax: number;
+  /** Longest control request line, bytes; a longer one gets an error response and the connection closes. */
+  readonly controlLineMax: number;
+  /** A control connection that sends no request for this long is closed, ms. */
+  readonly controlIdleTimeoutMs: number;
+  /** Streams a status snapshot lists (the oldest first); the total is always given. */
+  readonly statusStreamsMax: number;
 }
 
 export const DEFAULT_LIMITS: Limits = Object.freeze({
@@ -69,6 +77,10 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   pathLengthMax: 8,
   reconnectAttemptsMax: 8,
   healthCheckIntervalMs: 5_000,
+  controlConnectionsMax: 16,
+  controlLineMax: 4096,
+  controlIdleTimeoutMs: 30_000,
+  statusStreamsMax: 200,
 });
 
 export const LIMIT_NAMES = Object.keys(DEFAULT_LIMITS) as (keyof Limits)[];

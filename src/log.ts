@@ -70,3 +70,22 @@ export function descriptorShortage(log: Logger, who: string): PerSecond {
     ),
   );
 }
+
+/** 'text': `TIME LEVEL MSG`; 'json': one object per line, {"time","level","msg"} (`--log-format json`). */
+export type LogFormat = 'text' | 'json';
+
+/**
+ * The `write` for createLogger in a given format: for 'json', each `TIME LEVEL MSG` line becomes
+ * {"time":TIME,"level":LEVEL,"msg":MSG} (the message's words unchanged). Never throws.
+ */
+export function logWriter(
+  format: LogFormat,
+  write: (line: string) => void = defaultWrite,
+): (line: string) => void {
+  if (format === 'text') return write;
+  return (line) => {
+    const a = line.indexOf(' ');
+    const b = line.indexOf(' ', a + 1);
+    write(JSON.stringify({ time: line.slice(0, a), level: line.slice(a + 1, b), msg: line.slice(b + 1) }));
+  };
+}

@@ -21,6 +21,7 @@ const RANK: Record<string, number> = {
   relay: 5,
   config: 6,
   run: 6,
+  observe: 6,
   cli: 7,
 };
 

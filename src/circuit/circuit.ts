@@ -8,6 +8,7 @@ import { TunnelError } from '../errors.js';
 import { ephemeralIdentity, type Identity } from '../identity/identity.js';
 import type { Limits } from '../limits.js';
 import type { Logger } from '../log.js';
+import type { Census } from '../link/census.js';
 import { Session } from '../link/session.js';
 import { connectPinned } from '../link/tls.js';
 import { formatTarget } from '../wire/address.js';
@@ -29,6 +30,8 @@ export interface CircuitOptions {
   readonly limits: Limits;
   readonly log: Logger;
   readonly signal?: AbortSignal;
+  /** Each hop's link is registered here (`ett status`, metrics). */
+  readonly census?: Census;
 }
 
 /**
@@ -51,13 +54,18 @@ export async function buildCircuit(route: readonly Hop[], opts: CircuitOptions):
     for (const hop of route) {
       const identity =
         hop.clientKey === 'ephemeral' ? await ephemeralIdentity() : (hop.clientKey ?? opts.identity);
+      const socket = outer ? { socket: outer.open(hop.target) } : await dialTcp(hop, opts);
       const tlsSocket = await connectPinned({
         identity,
         pin: hop.pin,
-        ...(outer ? { socket: outer.open(hop.target) } : await dialTcp(hop, opts)),
+        ...socket,
         timeoutMs: opts.limits.handshakeTimeoutMs,
         signal: opts.signal,
+      }).catch((err: unknown) => {
+        opts.census?.handshake(false);
+        throw err;
       });
+      opts.census?.handshake(true);
       const session: Session = new Session(tlsSocket, {
         role: 'client',
         limits: opts.limits,
@@ -72,6 +80,7 @@ export async function buildCircuit(route: readonly Hop[], opts: CircuitOptions):
         );
         session.once('close', () => parent.destroy());
       }
+      opts.census?.link(session, formatTarget(hop.target), 'out');
       built.push(session);
       outer = session;
     }

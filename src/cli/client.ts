@@ -8,6 +8,7 @@ import { formatTarget } from '../wire/address.js';
 import { shortPin } from '../wire/share-string.js';
 import { parseFlags, say, waitForShutdown } from './common.js';
 import { logIgnoredSignals } from './signals.js';
+import { startSeeing } from './seeing.js';
 
 const OPTIONS = {
   key: { type: 'string' },
@@ -17,6 +18,9 @@ const OPTIONS = {
   forward: { type: 'string', multiple: true },
   config: { type: 'string' },
   'log-level': { type: 'string' },
+  'log-format': { type: 'string' },
+  control: { type: 'string' },
+  metrics: { type: 'string' },
 } as const;
 
 /**
@@ -42,8 +46,15 @@ export async function client(args: string[]): Promise<number> {
       `ett client forwarding ${formatTarget(bound)} -> ${formatTarget(f.to)} via ${describeAction(f.action)}`,
     );
   });
+  const seeing = await startSeeing({ census: handle.census, ...settings, log: opts.log }).catch(
+    async (err: unknown) => {
+      await handle.close();
+      throw err;
+    },
+  );
   const signal = await waitForShutdown();
   opts.log.info(`${signal}: closing`);
+  await seeing.close();
   await handle.close();
   return 0;
 }

@@ -14,7 +14,9 @@ import {
   KEYGEN_USAGE,
   PIN_USAGE,
   RELAY_USAGE,
+  RELOAD_USAGE,
   RUN_USAGE,
+  STATUS_USAGE,
   UP_USAGE,
   USAGE,
   VERSION_USAGE,
@@ -40,6 +42,8 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   explain: { load: async () => (await import('./explain.js')).explain, usage: EXPLAIN_USAGE },
   run: { load: async () => (await import('./run.js')).run, usage: RUN_USAGE },
   version: { load: async () => version, usage: VERSION_USAGE },
+  status: { load: async () => (await import('./status.js')).status, usage: STATUS_USAGE },
+  reload: { load: async () => (await import('./status.js')).reload, usage: RELOAD_USAGE },
 };
 
 /** `ett version` (and `ett --version`): one line on stdout. */

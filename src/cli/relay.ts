@@ -7,6 +7,7 @@ import { startRelay } from '../relay/relay.js';
 import { shortPin } from '../wire/share-string.js';
 import { parseFlags, say, waitForShutdown } from './common.js';
 import { logIgnoredSignals } from './signals.js';
+import { startSeeing } from './seeing.js';
 
 const OPTIONS = {
   key: { type: 'string' },
@@ -17,6 +18,9 @@ const OPTIONS = {
   exit: { type: 'string', multiple: true },
   config: { type: 'string' },
   'log-level': { type: 'string' },
+  'log-format': { type: 'string' },
+  control: { type: 'string' },
+  metrics: { type: 'string' },
 } as const;
 
 /**
@@ -30,14 +34,26 @@ export async function relay(args: string[]): Promise<number> {
   const opts = await relayOptionsFrom(settings);
   // Not through the logger: a log level of `error` or `silent` must not hide this.
   const warning = openRelayWarning(settings);
-  if (warning !== null) process.stderr.write(warning + '\n');
+  if (warning !== null) {
+    // With --log-format json every stderr line is one object, this one too.
+    const json = settings.observe.logFormat === 'json';
+    const time = new Date().toISOString();
+    process.stderr.write((json ? JSON.stringify({ time, level: 'warn', msg: warning }) : warning) + '\n');
+  }
   const handle = await startRelay(opts);
   const who = settings.allowAny ? 'any client key' : `${settings.allow.length} allowed client key(s)`;
   opts.log.info(`relay ${shortPin(opts.identity.pin)} serving ${who}`);
   logIgnoredSignals(opts.log);
   say(`ett relay listening: ${handle.shareString}`);
+  const seeing = await startSeeing({ census: handle.census, ...settings, log: opts.log }).catch(
+    async (err: unknown) => {
+      await handle.close();
+      throw err;
+    },
+  );
   const signal = await waitForShutdown();
   opts.log.info(`${signal}: closing`);
+  await seeing.close();
   await handle.close();
   return 0;
 }

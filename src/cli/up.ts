@@ -6,15 +6,23 @@ import { flagInputs } from '../config/load.js';
 import { validateUp } from '../config/schema.js';
 import { ephemeralIdentity } from '../identity/identity.js';
 import { DEFAULT_LIMITS } from '../limits.js';
-import { createLogger } from '../log.js';
+import { Census } from '../link/census.js';
+import { createLogger, logWriter } from '../log.js';
 import { parseExitRule } from '../relay/exit-policy.js';
 import { startRelay } from '../relay/relay.js';
 import { formatTarget } from '../wire/address.js';
 import { parseShareString } from '../wire/share-string.js';
 import { parseFlags, say, waitForShutdown } from './common.js';
 import { logIgnoredSignals } from './signals.js';
+import { startSeeing } from './seeing.js';
 
-const OPTIONS = { listen: { type: 'string' }, 'log-level': { type: 'string' } } as const;
+const OPTIONS = {
+  listen: { type: 'string' },
+  'log-level': { type: 'string' },
+  'log-format': { type: 'string' },
+  control: { type: 'string' },
+  metrics: { type: 'string' },
+} as const;
 
 // The explicit `reject *:*` matters: without it the defaults after these rules would accept every public
 // address, and the quick start would be an open door to the internet rather than a loopback demo.
@@ -27,8 +35,9 @@ const EXIT_RULES = ['accept 127.0.0.0/8:*', 'accept [::1]:*', 'reject *:*'];
  */
 export async function up(args: string[]): Promise<number> {
   const { values } = parseFlags('up', args, OPTIONS);
-  const { listen, logLevel } = validateUp(flagInputs(values));
-  const log = createLogger(logLevel);
+  const { listen, logLevel, observe } = validateUp(flagInputs(values));
+  const log = createLogger(logLevel, logWriter(observe.logFormat));
+  const census = new Census('up'); // relay and client in one process: one status
 
   const [relayId, clientId] = await Promise.all([ephemeralIdentity(), ephemeralIdentity()]);
   const relay = await startRelay({
@@ -39,6 +48,7 @@ export async function up(args: string[]): Promise<number> {
     exitRules: EXIT_RULES.map(parseExitRule),
     limits: DEFAULT_LIMITS,
     log,
+    census,
   });
   let client;
   try {
@@ -55,6 +65,7 @@ export async function up(args: string[]): Promise<number> {
       forwards: [],
       limits: DEFAULT_LIMITS,
       log,
+      census,
     });
   } catch (err) {
     await relay.close();
@@ -71,9 +82,17 @@ export async function up(args: string[]): Promise<number> {
   say('');
   say('Note: this relay exits to loopback only (127.0.0.0/8 and [::1]); other destinations are refused.');
   say('For real use run `ett relay` on a server and `ett client` at home (see README). Ctrl-C stops.');
+  const closeAll = (): Promise<unknown> => Promise.allSettled([client.close(), relay.close()]);
+  const seeing = await startSeeing({ census, observe, limits: DEFAULT_LIMITS, log }).catch(
+    async (err: unknown) => {
+      await closeAll();
+      throw err;
+    },
+  );
 
   const signal = await waitForShutdown();
   log.info(`${signal}: closing`);
-  await Promise.allSettled([client.close(), relay.close()]);
+  await seeing.close();
+  await closeAll();
   return 0;
 }

@@ -20,6 +20,9 @@ Usage:
   ett run [--key FILE] [--via SHARE[,SHARE...] | --config FILE | --socks IP:PORT] [--localnet CIDR]...
           [--strict] -- CMD [ARGS...]   run an unmodified program with its TCP and names through ett
   ett version                             ett's version and the Node and OpenSSL it runs on
+  ett status [--control PATH] [--json] [--watch] [--web]
+                                          what a running relay/client holds: links, streams …
+  ett reload [--control PATH]             make a running daemon re-read its config file
   ett help [COMMAND]                      this text, or a command's
 
 Run 'ett COMMAND --help' for a command's flags. Exit status: 0 ok, 2 usage or configuration error,
@@ -61,8 +64,13 @@ http:// requests) over TLS 1.3, and prints its share string (ett://PIN@HOST:PORT
                       match wins, checked before the defaults (which refuse private, loopback,
                       link-local, multicast and this relay's own addresses); repeat for more
   --config FILE       TOML file with the same settings (key, listen, advertise, allow, allow_any,
-                      exit, log_level, [limits]); flags given override its values
-  --log-level LEVEL   debug, info (default), warn, error or silent`;
+                      exit, log_level, control, metrics, log_format, [limits]); flags given
+                      override its values
+  --log-level LEVEL   debug, info (default), warn, error or silent
+  --control PATH      the control socket (\`ett status\`): default $XDG_RUNTIME_DIR/ett/ or
+                      /tmp/ett-UID/, named by daemon and pid; "off" for none
+  --metrics HOST:PORT serve Prometheus metrics at http://HOST:PORT/metrics (no targets, no pins)
+  --log-format FMT    text (default) or json: one object per line {time, level, msg}`;
 
 export const CLIENT_USAGE = `Usage: ett client --key FILE --via SHARE[,SHARE...] [--listen HOST:PORT]
                   [--forward [BIND:]LPORT:HOST:PORT]... [--default ACTION] [--config FILE]
@@ -82,9 +90,13 @@ never here; a \`direct\` connection is made (and its name resolved) by this mach
                       path; repeat for more (replaces the config's [[forwards]])
   --listen HOST:PORT  the local proxy port (default 127.0.0.1:1080)
   --config FILE       TOML file: key, listen, via or default, [relays], [routes], [groups],
-                      [[rules]], [[forwards]], log_level, [limits], [socks_users] (see README);
-                      flags given override its values
-  --log-level LEVEL   debug, info (default), warn, error or silent`;
+                      [[rules]], [[forwards]], log_level, [limits], [socks_users], control,
+                      metrics, log_format (see README); flags given override its values
+  --log-level LEVEL   debug, info (default), warn, error or silent
+  --control PATH      the control socket (\`ett status\`): default $XDG_RUNTIME_DIR/ett/ or
+                      /tmp/ett-UID/, named by daemon and pid; "off" for none
+  --metrics HOST:PORT serve Prometheus metrics at http://HOST:PORT/metrics (no targets, no pins)
+  --log-format FMT    text (default) or json: one object per line {time, level, msg}`;
 
 export const CHECK_CONFIG_USAGE = `Usage: ett check-config FILE [--role relay|client]
 
@@ -105,13 +117,18 @@ given as IP addresses: a name is never resolved on the client.
   --config FILE       the client's TOML file
   --via, --default    as for ett client; they override the file's`;
 
-export const UP_USAGE = `Usage: ett up [--listen HOST:PORT] [--log-level LEVEL]
+export const UP_USAGE = `Usage: ett up [--listen HOST:PORT] [--log-level LEVEL] [--control PATH] [--metrics HOST:PORT]
+              [--log-format text|json]
 
 Quick start: runs a relay on 127.0.0.1 and a client linked to it in one process, with throwaway keys,
 and prints curl commands that use it. The relay's exit accepts loopback destinations only.
 
   --listen HOST:PORT  the client's proxy port (default 127.0.0.1:1080)
-  --log-level LEVEL   debug, info (default), warn, error or silent`;
+  --log-level LEVEL   debug, info (default), warn, error or silent
+  --control PATH      the control socket (\`ett status\`): default $XDG_RUNTIME_DIR/ett/ or
+                      /tmp/ett-UID/, named by daemon and pid; "off" for none
+  --metrics HOST:PORT serve Prometheus metrics at http://HOST:PORT/metrics (no targets, no pins)
+  --log-format FMT    text (default) or json: one object per line {time, level, msg}`;
 
 export const RUN_USAGE = `Usage: ett run [--key FILE] [--via SHARE[,SHARE...] | --config FILE | --socks IP:PORT [--socks-user NAME]]
                [--localnet CIDR]... [--strict] [--log-level LEVEL] -- CMD [ARGS...]
@@ -132,3 +149,25 @@ warning. Loopback and --localnet networks go direct.
 
 Exit status: CMD's own (128 + N if it was killed by signal N); 127 if CMD is not found; 2 for a usage
 or configuration error, or --strict refusing CMD.`;
+
+export const STATUS_USAGE = `Usage: ett status [--control PATH] [--json] [--watch] [--web [--listen 127.0.0.1:PORT]]
+
+Asks a running ett relay, client or up over its control socket what it holds now: listeners, links
+(peer, address, age, bytes each way, PING round trip, streams), circuits, streams (target, route,
+state, age, bytes), groups (which member serves) and refusals by reason. Without --control, the one
+daemon of this user that is running is asked (with several, their sockets are listed: choose one).
+
+  --control PATH      the daemon's control socket (printed by the daemon at start)
+  --json              the status as one JSON object (schema in README, "Seeing what ett does")
+  --watch             redraw every second until Ctrl-C or the daemon stops
+  --web               serve the same, live, as a web page on loopback (a traffic plot per link); the
+                      URL printed carries a random token, the only key to the page
+  --listen ADDR:PORT  where --web listens (loopback only; default 127.0.0.1 and a free port)`;
+
+export const RELOAD_USAGE = `Usage: ett reload [--control PATH]
+
+Asks a running ett relay or client to re-read its config file, and prints what changed, one line
+each. A bad file is refused whole (its message on stderr, exit status 2) and the running
+configuration stays.
+
+  --control PATH      the daemon's control socket (default: the only one running)`;

@@ -1,3 +1,4 @@
+import type { Census } from '../link/census.js';
 import type { Identity } from '../identity/identity.js';
 import type { Limits } from '../limits.js';
 import type { Logger } from '../log.js';
@@ -17,6 +18,8 @@ export interface ClientOptions {
   readonly socksUsers?: ReadonlyMap<string, string>;
   readonly limits: Limits;
   readonly log: Logger;
+  /** Where the client registers its links, circuits and streams (`ett status`, metrics); default its own. */
+  readonly census?: Census;
 }
 
 /** A local port whose every connection goes to one fixed target, by a given path. */

@@ -14,16 +14,19 @@
 // when its link dies, never ended cleanly.
 
 import * as net from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { toTunnelError, TunnelError } from '../errors.js';
 import type { Limits } from '../limits.js';
 import type { Logger } from '../log.js';
 import type { CircuitPool } from '../circuit/pool.js';
+import type { Census, GroupView } from '../link/census.js';
 import type { Session } from '../link/session.js';
 import { keepReplyOnWriteError } from '../link/splice.js';
 import { whenConnected, type MuxStream } from '../link/stream.js';
 import type { Dialer } from '../proxy/dialer.js';
 import { formatTarget, type Target } from '../wire/address.js';
+import { shortPin } from '../wire/share-string.js';
 import { GroupHealth } from './health.js';
 import { decide, type Action, type Route, type RoutingTable } from './rules.js';
 
@@ -32,6 +35,8 @@ export interface RouterOptions {
   readonly pool: CircuitPool;
   readonly limits: Limits;
   readonly log: Logger;
+  /** Streams, circuits and refusals are registered here (`ett status`, metrics). */
+  readonly census?: Census;
 }
 
 /** An OPEN that may be retried: its link died before the exit answered, with no payload sent. */
@@ -41,9 +46,23 @@ class LostBeforeAnswer {
 
 export class Router implements Dialer {
   private readonly health: GroupHealth;
+  /** Every group this router knows (from the table, and any a forward dialed), for groupViews(). */
+  private readonly groups = new Map<string, readonly Route[]>();
 
   constructor(private readonly opts: RouterOptions) {
     this.health = new GroupHealth(opts.pool, opts.limits, opts.log);
+    for (const a of [...opts.routing.rules.map((r) => r.action), opts.routing.default]) {
+      if (a.kind === 'group') this.groups.set(a.name, a.members);
+    }
+  }
+
+  /** Each group: the member serving its new streams, and which members the pool knows are down. */
+  groupViews(): GroupView[] {
+    return [...this.groups].map(([name, members]) => ({
+      name,
+      serving: members[this.health.servingIndex(name)]?.name ?? '',
+      members: members.map((m) => ({ route: m.name, down: this.opts.pool.isDown(m.relays) })),
+    }));
   }
 
   /** Stops the groups' health checks. */
@@ -67,23 +86,38 @@ export class Router implements Dialer {
 
   /** Dials target by a given action (forwards name theirs). Rejects with a TunnelError. */
   async dialVia(action: Action, target: Target, signal?: AbortSignal): Promise<Duplex> {
+    try {
+      return await this.dialBy(action, target, signal);
+    } catch (err) {
+      this.opts.census?.refused(toTunnelError(err).code);
+      throw err;
+    }
+  }
+
+  private async dialBy(action: Action, target: Target, signal?: AbortSignal): Promise<Duplex> {
     switch (action.kind) {
       case 'block':
         throw new TunnelError('policy', 'blocked by a client rule');
-      case 'direct':
-        return dialDirect(target, this.opts.limits.connectTimeoutMs, signal);
+      case 'direct': {
+        const startedAt = performance.now();
+        const socket = await dialDirect(target, this.opts.limits.connectTimeoutMs, signal);
+        this.opts.census?.stream(socket, formatTarget(target), 'direct');
+        this.opts.census?.streamOpened(performance.now() - startedAt);
+        return socket;
+      }
       case 'route':
         return this.openOn(action.route, target, signal);
       case 'group':
+        this.groups.set(action.name, action.members);
         return this.openOnGroup(action.name, action.members, target, signal);
     }
   }
 
   private async openOn(route: Route, target: Target, signal?: AbortSignal): Promise<Duplex> {
-    let result = await this.connect(await this.opts.pool.get(route.relays, signal), target, signal);
+    let result = await this.connect(await this.opts.pool.get(route.relays, signal), route, target, signal);
     if (result instanceof LostBeforeAnswer) {
       this.retrying(`route ${route.name}`, result.error);
-      result = await this.connect(await this.opts.pool.get(route.relays, signal), target, signal);
+      result = await this.connect(await this.opts.pool.get(route.relays, signal), route, target, signal);
     }
     if (result instanceof LostBeforeAnswer) throw result.error;
     return result;
@@ -104,7 +138,7 @@ export class Router implements Dialer {
           this.opts.log.info(`group ${name}: route ${member.name} unavailable, trying the next`);
           continue;
         }
-        const result = await this.connect(session, target, signal);
+        const result = await this.connect(session, member, target, signal);
         if (result instanceof LostBeforeAnswer) {
           if (round > 0) throw result.error;
           this.retrying(`group ${name} route ${member.name}`, result.error);
@@ -126,10 +160,12 @@ export class Router implements Dialer {
    */
   private async connect(
     session: Session,
+    route: Route,
     target: Target,
     signal?: AbortSignal,
   ): Promise<MuxStream | LostBeforeAnswer> {
     let stream: MuxStream;
+    const startedAt = performance.now();
     try {
       stream = session.open(target);
     } catch (err) {
@@ -138,8 +174,18 @@ export class Router implements Dialer {
       if (e.code === 'link-down') return new LostBeforeAnswer(e);
       throw e;
     }
+    const census = this.opts.census;
+    if (census) {
+      census.circuit(
+        session,
+        route.name,
+        route.relays.map((h) => shortPin(h.pin)),
+      );
+      census.stream(stream, formatTarget(target), route.name);
+    }
     try {
       await whenConnected(stream, this.opts.limits.openTimeoutMs, signal);
+      census?.streamOpened(performance.now() - startedAt);
       return stream;
     } catch (err) {
       const e = toTunnelError(err, 'link-down');

@@ -765,10 +765,12 @@ test('validateUp: defaults, flags, and errors naming the flag', () => {
   assert.deepEqual(validateUp(flagInputs({})), {
     listen: { host: '127.0.0.1', port: 1080 },
     logLevel: 'info',
+    observe: { logFormat: 'text' },
   });
   assert.deepEqual(validateUp(flagInputs({ listen: '127.0.0.1:0', 'log-level': 'warn' })), {
     listen: { host: '127.0.0.1', port: 0 },
     logLevel: 'warn',
+    observe: { logFormat: 'text' },
   });
   assert.throws(
     () => validateUp(flagInputs({ listen: '1080' })),

@@ -9,7 +9,7 @@ import { parse as parseToml, TomlError } from 'smol-toml';
 import type { ClientOptions } from '../client/options.js';
 import { TunnelError } from '../errors.js';
 import { loadIdentity, type Identity } from '../identity/identity.js';
-import { createLogger, type Logger } from '../log.js';
+import { createLogger, logWriter, type Logger } from '../log.js';
 import type { RelayOptions } from '../relay/options.js';
 import type { Given, Inputs } from './inputs.js';
 import {
@@ -139,7 +139,7 @@ export async function loadClientRouting(
  */
 export async function relayOptionsFrom(
   s: RelaySettings,
-  log: Logger = createLogger(s.logLevel),
+  log: Logger = createLogger(s.logLevel, logWriter(s.observe.logFormat)),
 ): Promise<RelayOptions> {
   const identity = await loadIdentity(s.keyPath);
   return {
@@ -160,7 +160,7 @@ export async function relayOptionsFrom(
  */
 export async function clientOptionsFrom(
   s: ClientSettings,
-  log: Logger = createLogger(s.logLevel),
+  log: Logger = createLogger(s.logLevel, logWriter(s.observe.logFormat)),
 ): Promise<ClientOptions> {
   const identity = await loadIdentity(s.keyPath);
   // Relays given their own key file: loaded now, so a missing or too-open file stops the start (exit 2)

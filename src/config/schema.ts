@@ -26,6 +26,7 @@ import {
   type Given,
   type Inputs,
 } from './inputs.js';
+import { OBSERVE_KEYS, observeValue, type ObserveSettings } from './observe.js';
 import { validateRouting, type RoutingSettings } from './routing.js';
 
 export { parseListen, where, type Given, type Inputs, type Origin } from './inputs.js';
@@ -34,7 +35,7 @@ export type Role = 'relay' | 'client' | 'up';
 
 /** Top-level keys each role accepts; anything else in a file is an error. */
 export const KEYS: Readonly<Record<Role, readonly string[]>> = {
-  relay: ['key', 'listen', 'advertise', 'allow', 'allow_any', 'exit', 'log_level', 'limits'],
+  relay: ['key', 'listen', 'advertise', 'allow', 'allow_any', 'exit', 'log_level', 'limits', ...OBSERVE_KEYS],
   client: [
     'key',
     'listen',
@@ -48,8 +49,9 @@ export const KEYS: Readonly<Record<Role, readonly string[]>> = {
     'log_level',
     'limits',
     'socks_users',
+    ...OBSERVE_KEYS,
   ],
-  up: ['listen', 'log_level'],
+  up: ['listen', 'log_level', ...OBSERVE_KEYS],
 };
 
 export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
@@ -67,6 +69,8 @@ export interface RelaySettings {
   readonly exitRules: readonly ExitRule[];
   readonly logLevel: LogLevel;
   readonly limits: Limits;
+  /** control, metrics, log_format (config/observe.ts). */
+  readonly observe: ObserveSettings;
 }
 
 export interface ClientSettings {
@@ -77,6 +81,8 @@ export interface ClientSettings {
   readonly socksUsers?: ReadonlyMap<string, string>;
   readonly logLevel: LogLevel;
   readonly limits: Limits;
+  /** control, metrics, log_format (config/observe.ts). */
+  readonly observe: ObserveSettings;
 }
 
 /**
@@ -116,6 +122,7 @@ export function validateRelay(inputs: Inputs): RelaySettings {
     exitRules: optionalList(inputs, 'exit').map(([g, v, i]) => exitRuleValue(g, v, i)),
     logLevel: logLevelValue(inputs),
     limits: limitsValue(inputs),
+    observe: observeValue(inputs),
   };
 }
 
@@ -146,6 +153,7 @@ export function validateClientExceptKey(inputs: Inputs): Omit<ClientSettings, 'k
     ...(socksUsers === undefined ? {} : { socksUsers }),
     logLevel: logLevelValue(inputs),
     limits,
+    observe: observeValue(inputs),
   };
 }
 
@@ -153,9 +161,17 @@ export function validateClientExceptKey(inputs: Inputs): Omit<ClientSettings, 'k
  * Validates the quick start's few settings (`ett up` takes flags only). `listen` defaults to
  * 127.0.0.1:1080. Throws TunnelError('config') naming the flag and the reason.
  */
-export function validateUp(inputs: Inputs): { readonly listen: Target; readonly logLevel: LogLevel } {
+export function validateUp(inputs: Inputs): {
+  readonly listen: Target;
+  readonly logLevel: LogLevel;
+  readonly observe: ObserveSettings;
+} {
   checkKnownKeys(inputs, 'up');
-  return { listen: listenValue(inputs, 'up', DEFAULT_CLIENT_LISTEN), logLevel: logLevelValue(inputs) };
+  return {
+    listen: listenValue(inputs, 'up', DEFAULT_CLIENT_LISTEN),
+    logLevel: logLevelValue(inputs),
+    observe: observeValue(inputs),
+  };
 }
 
 // ---- per-key validation -------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import { describeAction, type Action, type Route } from '../client/rules.js';
 import { LIMIT_NAMES, type Limits } from '../limits.js';
 import { formatTarget } from '../wire/address.js';
 import { formatShareString, type ShareString } from '../wire/share-string.js';
+import { showObserve } from './observe.js';
 import { formatCidr, formatHostPattern, formatPortRange } from './values.js';
 import type { ClientSettings, RelaySettings } from './schema.js';
 
@@ -23,6 +24,7 @@ export function showClient(s: ClientSettings, pin?: string): string {
     `key = ${str(s.keyPath)}${pin === undefined ? '' : `  # pin ${pin}`}`,
     `listen = ${str(formatTarget(s.listen))}`,
     `log_level = ${str(s.logLevel)}`,
+    ...showObserve(s.observe),
   ];
   if (r.via !== undefined) out.push(`via = ${relayList(r.via)}  # the default: ${describeAction(r.default)}`);
   else out.push(`default = ${str(actionName(r.default))}${comment(r.default)}`);
@@ -87,7 +89,7 @@ export function showRelay(s: RelaySettings, pin?: string): string {
   out.push(`allow = ${array(s.allow)}`, `allow_any = ${s.allowAny}`);
   if (s.exitRules.length === 0) out.push('exit = []  # only the defaults (see README, "The exit policy")');
   else out.push('exit = [', ...s.exitRules.map((e) => `  ${str(e.text)},`), ']  # then the defaults');
-  out.push(`log_level = ${str(s.logLevel)}`, '', ...limitsTable(s.limits));
+  out.push(`log_level = ${str(s.logLevel)}`, ...showObserve(s.observe), '', ...limitsTable(s.limits));
   return out.join('\n') + '\n';
 }
 

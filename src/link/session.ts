@@ -74,6 +74,9 @@ export class Session extends EventEmitter implements StreamHost {
   private idleSweep: NodeJS.Timeout | null = null;
   private pingsWindowStart = 0; // the peer's PING requests counted per one-second window
   private pingsInWindow = 0;
+  private bytesRead = 0; // bytes from the peer, frame headers included
+  /** performance.now() when the link came up, for `ett status`. */
+  readonly startedAt = performance.now();
 
   constructor(
     private readonly socket: Duplex,
@@ -119,6 +122,20 @@ export class Session extends EventEmitter implements StreamHost {
 
   get streamCount(): number {
     return this.streams.size;
+  }
+
+  /** Multiplexer bytes received from the peer and sent to it so far (frames, headers included). */
+  get bytesIn(): number {
+    return this.bytesRead;
+  }
+
+  get bytesOut(): number {
+    return this.writer.bytesWritten;
+  }
+
+  /** The peer's short pin. */
+  get peer(): string {
+    return this.opts.peer;
   }
 
   /** Opens a CONNECT stream to target; data may be written at once. See the class contract for throws. */
@@ -178,6 +195,7 @@ export class Session extends EventEmitter implements StreamHost {
 
   private onChunk(chunk: Buffer): void {
     this.lastHeardAt = performance.now();
+    this.bytesRead += chunk.length;
     let frames: Frame[];
     try {
       // DATA arrives as pieces, as the socket delivers them: no reassembly copy (see frame.ts).

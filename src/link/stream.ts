@@ -83,6 +83,9 @@ export class MuxStream extends Duplex {
   private sentPayload = false;
   /** When data last moved either way (performance.now()), for the link's idle sweep. */
   lastActive = performance.now();
+  /** Payload bytes received and sent (OPEN header and result byte not counted), for `ett status`. */
+  bytesReceived = 0;
+  bytesSent = 0;
 
   constructor(
     private readonly host: StreamHost,
@@ -197,6 +200,7 @@ export class MuxStream extends Duplex {
       this.emit('connect');
     }
     if (payload.length === 0) return;
+    this.bytesReceived += payload.length;
     if (!this.host.adjustBuffered(payload.length)) {
       this.host.adjustBuffered(-payload.length);
       this.destroy(new TunnelError('limit', `stream ${this.id}: link receive buffer full`));
@@ -313,6 +317,7 @@ export class MuxStream extends Duplex {
       }
       this.host.sendFrame(TYPE_DATA, 0, this.id, n, w.chunk.subarray(w.offset, w.offset + n));
       this.sentPayload = true;
+      this.bytesSent += n;
       this.sendWindow -= n;
       w.offset += n;
     }

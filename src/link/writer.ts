@@ -20,6 +20,8 @@ export class LinkWriter {
   private heldBytes = 0;
   private waiters: (() => void)[] = [];
   private closed = false;
+  /** Bytes handed to the socket so far (frame headers and payloads), for `ett status`. */
+  bytesWritten = 0;
 
   constructor(private readonly socket: Duplex) {
     socket.on('drain', () => this.onDrain());
@@ -85,6 +87,7 @@ export class LinkWriter {
   }
 
   private write(chunk: Buffer): void {
+    this.bytesWritten += chunk.length;
     if (!this.corked) {
       // Frames from one tick leave in one corked write.
       this.corked = true;

@@ -1,3 +1,4 @@
+import type { Census } from '../link/census.js';
 import type { Identity } from '../identity/identity.js';
 import type { Limits } from '../limits.js';
 import type { Logger } from '../log.js';
@@ -19,4 +20,6 @@ export interface RelayOptions {
   readonly exitRules: readonly ExitRule[];
   readonly limits: Limits;
   readonly log: Logger;
+  /** Where the relay registers its links and streams (`ett status`, metrics); default its own. */
+  readonly census?: Census;
 }

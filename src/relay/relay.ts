@@ -10,10 +10,12 @@
 import { linkDownReason } from '../circuit/reason.js';
 import * as net from 'node:net';
 import * as os from 'node:os';
+import { performance } from 'node:perf_hooks';
 import * as tls from 'node:tls';
 import { outOfDescriptors, toTunnelError } from '../errors.js';
 import { descriptorShortage, PerSecond } from '../log.js';
 import { encodeHeader, GO_AWAY_INTERNAL_ERROR, TYPE_GO_AWAY } from '../link/frame.js';
+import { Census, linkMeter } from '../link/census.js';
 import { Session } from '../link/session.js';
 import { splice } from '../link/splice.js';
 import type { MuxStream } from '../link/stream.js';
@@ -37,12 +39,15 @@ export interface RelayHandle {
   readonly shareString: string;
   /** The effective exit policy, owner's rules then defaults. */
   readonly policy: readonly ExitRule[];
+  /** What the relay holds now (links, streams, refusals). */
+  readonly census: Census;
   close(): Promise<void>;
 }
 
 /** Starts listening. Rejects if the address cannot be bound; after that, no peer can stop it. */
 export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
   const { limits, log } = opts;
+  const census = opts.census ?? new Census('relay');
   const policy = buildExitPolicy(opts.exitRules, ownAddresses(opts.listen.host));
   // Running out of file descriptors fails exit connects ('limit') and accepts alike; the operator needs
   // to hear of it (once a second, with a count), since only a higher open-files limit cures it.
@@ -82,6 +87,7 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
           ? `handshakes_in_flight (${limits.handshakesInFlight})`
           : `handshakes_per_source (${limits.handshakesPerSource}) from ${source}`,
       );
+      census.refused('limit');
       raw.destroy();
       return;
     }
@@ -106,12 +112,14 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
     const line = `TLS handshake failed from ${sock.remoteAddress ?? '?'}: ${err.message}`;
     if (/timeout/i.test(err.message)) log.info(line);
     else log.debug(line);
+    census.handshake(false);
     sock.destroy();
   });
 
   server.on('secureConnection', (sock: tls.TLSSocket) => {
     const raw = (sock as unknown as { _parent?: net.Socket })._parent;
     (raw as (net.Socket & { releaseHandshake?: () => void }) | undefined)?.releaseHandshake?.();
+    census.handshake(true);
     sock.on('error', () => sock.destroy());
     (sock as { allowHalfOpen: boolean }).allowHalfOpen = true; // read by node at the peer's FIN
     // Authorization before any application byte is read. Refused clients get a bare close.
@@ -121,6 +129,7 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
       log.info(
         `refused client ${pin ? shortPin(pin) : '(no certificate)'} from ${sock.remoteAddress ?? '?'}`,
       );
+      census.refused('link-auth');
       sock.destroy();
       return;
     }
@@ -128,6 +137,7 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
     const refusal = clients.admitLink(pin);
     if (refusal !== null) {
       log.info(`refused link from client ${peer}: ${refusal}`);
+      census.refused('limit');
       refuseLink(sock);
       return;
     }
@@ -137,10 +147,22 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
       clients.releaseLink(pin);
     });
     const dialAsClient = clients.dialerFor(pin, dial);
+    const remote = formatTarget({ host: sock.remoteAddress ?? '?', port: sock.remotePort ?? 0 });
     if (sock.alpnProtocol !== ALPN_MUX) {
       log.debug(`client ${peer}: HTTP proxy mode`);
+      census.link(linkMeter(sock, peer), remote, 'in');
       const dialer: Dialer = {
-        dial: (target, o) => dialAsClient(target, o?.signal ?? new AbortController().signal),
+        dial: (target, o) =>
+          dialAsClient(target, o?.signal ?? new AbortController().signal).then(
+            (exit) => {
+              census.stream(exit, formatTarget(target), peer);
+              return exit;
+            },
+            (err: unknown) => {
+              census.refused(toTunnelError(err).code);
+              throw err;
+            },
+          ),
       };
       httpProxy.serve(createPortConnection(sock, { ...frontEnd, dialer }, `client ${peer}`));
       return;
@@ -150,9 +172,10 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
       limits,
       log,
       peer,
-      onStream: (stream, open) => serveOpen(stream, open, dialAsClient, log),
+      onStream: (stream, open) => serveOpen(stream, open, dialAsClient, { log, census, peer }),
     });
     sessions.add(session);
+    census.link(session, remote, 'in');
     log.info(`link up: client ${peer}`);
     let peerGoAway = false;
     session.once('goaway', () => (peerGoAway = true));
@@ -183,11 +206,13 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
     target: { host: opts.advertise ?? address.host, port: address.port },
   });
   log.info(`relay ${shortPin(opts.identity.pin)} listening on ${formatTarget(address)}`);
+  census.listening.push({ kind: 'relay', address: formatTarget(address) });
 
   return {
     address,
     shareString,
     policy,
+    census,
     // Stops accepting, sends GO_AWAY on every link, gives running streams shutdownGraceMs to finish,
     // then ends whatever is left. Never rejects.
     close: async () => {
@@ -200,7 +225,14 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
 }
 
 /** One OPEN: dial under the policy, answer the result, then join the stream to the destination. */
-function serveOpen(stream: MuxStream, open: Open, dial: Dial, log: RelayOptions['log']): void {
+function serveOpen(
+  stream: MuxStream,
+  open: Open,
+  dial: Dial,
+  { log, census, peer }: { log: RelayOptions['log']; census: Census; peer: string },
+): void {
+  census.stream(stream, formatTarget(open.target), peer);
+  const startedAt = performance.now();
   const abort = new AbortController();
   const onClose = (): void => abort.abort();
   stream.on('close', onClose);
@@ -212,12 +244,14 @@ function serveOpen(stream: MuxStream, open: Open, dial: Dial, log: RelayOptions[
         return;
       }
       stream.accept();
+      census.streamOpened(performance.now() - startedAt);
       splice(exit, stream);
     },
     (err: unknown) => {
       stream.off('close', onClose);
       const e = toTunnelError(err);
       log.debug(`stream ${stream.id}: ${e.code}: ${e.message}`);
+      census.refused(e.code);
       stream.reject(e.code);
     },
   );
