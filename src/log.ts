@@ -10,8 +10,16 @@ export interface Logger {
   error(msg: string): void;
 }
 
-export function createLogger(level: LogLevel = 'info', write: (line: string) => void = defaultWrite): Logger {
-  const at = ORDER[level];
+/** A Logger whose level a reload may change. */
+export interface LevelLogger extends Logger {
+  setLevel(level: LogLevel): void;
+}
+
+export function createLogger(
+  level: LogLevel = 'info',
+  write: (line: string) => void = defaultWrite,
+): LevelLogger {
+  let at = ORDER[level];
   const emit = (l: LogLevel, msg: string): void => {
     if (ORDER[l] >= at) write(`${new Date().toISOString()} ${l} ${msg}`);
   };
@@ -20,6 +28,9 @@ export function createLogger(level: LogLevel = 'info', write: (line: string) => 
     info: (m) => emit('info', m),
     warn: (m) => emit('warn', m),
     error: (m) => emit('error', m),
+    setLevel: (l) => {
+      at = ORDER[l];
+    },
   };
 }
 

@@ -141,6 +141,10 @@ export class CircuitPool {
         this.opts.log.info(`link down: ${st.names}: shutdown`);
         return;
       }
+      if (this.routes.get(st.key) !== st) {
+        this.opts.log.info(`link down: ${st.names}: no longer in the config (reload)`);
+        return;
+      }
       const reason = linkDownReason(err, peerGoAway);
       this.opts.log.info(`link down: ${st.names}: ${reason}${err ? ` (${err.message})` : ''}`);
       st.down = true;
@@ -184,6 +188,26 @@ export class CircuitPool {
     st.reconnect.start();
   }
 
+  /**
+   * After a reload: circuits of routes not in `keep` (routeKey of each route the new config uses) get
+   * GO_AWAY, their streams graceMs to finish, and are forgotten. Returns the routes closed, as short
+   * pins. Never throws.
+   */
+  retain(keep: ReadonlySet<string>, graceMs: number): string[] {
+    const closed: string[] = [];
+    for (const [key, st] of this.routes) {
+      if (keep.has(key)) continue;
+      st.reconnect?.stop();
+      this.routes.delete(key);
+      const session = this.circuits.get(key);
+      if (session === undefined) continue;
+      this.circuits.delete(key);
+      closed.push(st.names);
+      void session.shutdown(graceMs);
+    }
+    return closed;
+  }
+
   /** GO_AWAY on every circuit; streams get graceMs to finish, then are reset. Never rejects. */
   async close(graceMs: number): Promise<void> {
     this.closed = true;
@@ -194,8 +218,8 @@ export class CircuitPool {
   }
 }
 
-// The same relays shown different keys are different circuits.
-function routeKey(route: readonly Hop[]): string {
+/** A route's identity in the pool: the same relays shown different keys are different circuits. */
+export function routeKey(route: readonly Hop[]): string {
   return route.map((h) => `${h.pin}@${formatTarget(h.target)}/${keyTag(h)}`).join(',');
 }
 

@@ -3,11 +3,20 @@
 
 import { describeAction } from '../client/rules.js';
 import { startClient } from '../client/client.js';
-import { clientOptionsFrom, flagInputs, loadClientSettings } from '../config/load.js';
+import { clientChanges } from '../config/changes.js';
+import {
+  clientOptionsFrom,
+  flagInputs,
+  liveLimits,
+  loadClientSettings,
+  loadHopKeys,
+} from '../config/load.js';
+import { createLogger, logWriter } from '../log.js';
 import { formatTarget } from '../wire/address.js';
 import { shortPin } from '../wire/share-string.js';
 import { parseFlags, say, waitForShutdown } from './common.js';
 import { logIgnoredSignals } from './signals.js';
+import { NO_FILE, startReloader } from './reloader.js';
 import { startSeeing } from './seeing.js';
 
 const OPTIONS = {
@@ -30,8 +39,13 @@ const OPTIONS = {
  */
 export async function client(args: string[]): Promise<number> {
   const { values } = parseFlags('client', args, OPTIONS);
-  const settings = await loadClientSettings(flagInputs(values), values.config as string | undefined);
-  const opts = await clientOptionsFrom(settings);
+  const flags = flagInputs(values);
+  const file = values.config as string | undefined;
+  const settings = await loadClientSettings(flags, file);
+  // One limits object for the whole client, changed in place by a reload (config/changes.ts LIVE_LIMITS).
+  const limits = liveLimits(settings.limits);
+  const log = createLogger(settings.logLevel, logWriter(settings.observe.logFormat));
+  const opts = { ...(await clientOptionsFrom(settings, log)), limits };
   const handle = await startClient(opts);
   const { rules, forwards } = settings.routing;
   opts.log.info(
@@ -46,14 +60,47 @@ export async function client(args: string[]): Promise<number> {
       `ett client forwarding ${formatTarget(bound)} -> ${formatTarget(f.to)} via ${describeAction(f.action)}`,
     );
   });
-  const seeing = await startSeeing({ census: handle.census, ...settings, log: opts.log }).catch(
-    async (err: unknown) => {
-      await handle.close();
-      throw err;
+  let running = settings;
+  const reloader = startReloader({
+    log,
+    apply: async () => {
+      if (file === undefined) return [NO_FILE];
+      const { settings: next, lines } = clientChanges(running, await loadClientSettings(flags, file));
+      await loadHopKeys(next);
+      const { rules, default: fallback, forwards } = next.routing;
+      const bound = await handle.reconfigure({
+        routing: { rules, default: fallback },
+        forwards,
+        ...(next.socksUsers === undefined ? {} : { socksUsers: next.socksUsers }),
+      });
+      Object.assign(limits, next.limits);
+      log.setLevel(next.logLevel);
+      running = next;
+      // Where each forward listens now (a port of 0 was picked at bind), as at start.
+      forwards.forEach((f, i) => {
+        const was = formatTarget(f.listen);
+        const at = formatTarget(bound[i]!);
+        if (at !== was && lines.some((l) => l.startsWith(`forward ${was} added`))) {
+          lines.push(`forward ${was} listening on ${at}`);
+        }
+      });
+      return lines;
     },
-  );
+  });
+  const seeing = await startSeeing({
+    census: handle.census,
+    ...settings,
+    limits,
+    log,
+    reload: reloader.reload,
+  }).catch(async (err: unknown) => {
+    reloader.close();
+    await handle.close();
+    throw err;
+  });
   const signal = await waitForShutdown();
   opts.log.info(`${signal}: closing`);
+  reloader.close();
   await seeing.close();
   await handle.close();
   return 0;

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 
 import { isTunnelError } from '../errors.js';
 import { parseFlags, wantsHelp } from './common.js';
+import { restoreHangup } from './reloader.js';
 import {
   CERT_USAGE,
   CHECK_CONFIG_USAGE,
@@ -46,6 +47,9 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   reload: { load: async () => (await import('./status.js')).reload, usage: RELOAD_USAGE },
 };
 
+/** The commands that run until stopped and reload their configuration on SIGHUP. */
+const DAEMONS = ['relay', 'client', 'up'];
+
 /** `ett version` (and `ett --version`): one line on stdout. */
 async function version(args: string[]): Promise<number> {
   parseFlags('version', args, {});
@@ -73,6 +77,7 @@ export async function main(argv: string[]): Promise<number> {
   const command = lookup(name === '--version' ? 'version' : name);
   if (command === undefined) return fail(`unknown command ${JSON.stringify(name)}; run: ett help`, 2);
   if (wantsHelp(args)) return print(command.usage);
+  if (!DAEMONS.includes(name)) restoreHangup();
   try {
     const run = await command.load();
     return await run(args);

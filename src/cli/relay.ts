@@ -1,12 +1,15 @@
 // `ett relay`: serve allow-listed clients until SIGINT/SIGTERM. Prints one line with the share string,
 // the only thing a client needs to reach and authenticate this relay.
 
-import { flagInputs, loadRelaySettings, relayOptionsFrom } from '../config/load.js';
+import { relayChanges } from '../config/changes.js';
+import { flagInputs, liveLimits, loadRelaySettings, relayOptionsFrom } from '../config/load.js';
+import { createLogger, logWriter } from '../log.js';
 import { openRelayWarning } from '../config/warnings.js';
 import { startRelay } from '../relay/relay.js';
 import { shortPin } from '../wire/share-string.js';
 import { parseFlags, say, waitForShutdown } from './common.js';
 import { logIgnoredSignals } from './signals.js';
+import { NO_FILE, startReloader } from './reloader.js';
 import { startSeeing } from './seeing.js';
 
 const OPTIONS = {
@@ -30,8 +33,13 @@ const OPTIONS = {
  */
 export async function relay(args: string[]): Promise<number> {
   const { values } = parseFlags('relay', args, OPTIONS);
-  const settings = await loadRelaySettings(flagInputs(values), values.config as string | undefined);
-  const opts = await relayOptionsFrom(settings);
+  const flags = flagInputs(values);
+  const file = values.config as string | undefined;
+  const settings = await loadRelaySettings(flags, file);
+  // One limits object for the whole relay, changed in place by a reload (config/changes.ts LIVE_LIMITS).
+  const limits = liveLimits(settings.limits);
+  const log = createLogger(settings.logLevel, logWriter(settings.observe.logFormat));
+  const opts = { ...(await relayOptionsFrom(settings, log)), limits };
   // Not through the logger: a log level of `error` or `silent` must not hide this.
   const warning = openRelayWarning(settings);
   if (warning !== null) {
@@ -45,14 +53,35 @@ export async function relay(args: string[]): Promise<number> {
   opts.log.info(`relay ${shortPin(opts.identity.pin)} serving ${who}`);
   logIgnoredSignals(opts.log);
   say(`ett relay listening: ${handle.shareString}`);
-  const seeing = await startSeeing({ census: handle.census, ...settings, log: opts.log }).catch(
-    async (err: unknown) => {
-      await handle.close();
-      throw err;
+  let running = settings;
+  const reloader = startReloader({
+    log,
+    apply: async () => {
+      if (file === undefined) return [NO_FILE];
+      const { settings: next, lines } = relayChanges(running, await loadRelaySettings(flags, file));
+      handle.reconfigure(next);
+      const warning = openRelayWarning(next);
+      if (warning !== null && openRelayWarning(running) === null) log.warn(warning);
+      Object.assign(limits, next.limits);
+      log.setLevel(next.logLevel);
+      running = next;
+      return lines;
     },
-  );
+  });
+  const seeing = await startSeeing({
+    census: handle.census,
+    ...settings,
+    limits,
+    log,
+    reload: reloader.reload,
+  }).catch(async (err: unknown) => {
+    reloader.close();
+    await handle.close();
+    throw err;
+  });
   const signal = await waitForShutdown();
   opts.log.info(`${signal}: closing`);
+  reloader.close();
   await seeing.close();
   await handle.close();
   return 0;

@@ -103,7 +103,9 @@ export async function reload(args: string[]): Promise<number> {
   const path = await findControl(values.control as string | undefined);
   const r = await request(path, { cmd: 'reload' }, 60_000);
   if (r.ok) {
-    for (const l of r.lines ?? []) say(l);
+    const lines = r.lines ?? [];
+    if (lines.length === 0) say('no changes');
+    for (const l of lines) say(l);
     return 0;
   }
   throw new TunnelError(r.code === 'config' ? 'config' : 'general', r.error ?? 'reload failed');

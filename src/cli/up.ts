@@ -14,7 +14,10 @@ import { formatTarget } from '../wire/address.js';
 import { parseShareString } from '../wire/share-string.js';
 import { parseFlags, say, waitForShutdown } from './common.js';
 import { logIgnoredSignals } from './signals.js';
+import { startReloader } from './reloader.js';
 import { startSeeing } from './seeing.js';
+
+const UP_NO_FILE = 'ett up has no config file: nothing to re-read';
 
 const OPTIONS = {
   listen: { type: 'string' },
@@ -83,15 +86,23 @@ export async function up(args: string[]): Promise<number> {
   say('Note: this relay exits to loopback only (127.0.0.0/8 and [::1]); other destinations are refused.');
   say('For real use run `ett relay` on a server and `ett client` at home (see README). Ctrl-C stops.');
   const closeAll = (): Promise<unknown> => Promise.allSettled([client.close(), relay.close()]);
-  const seeing = await startSeeing({ census, observe, limits: DEFAULT_LIMITS, log }).catch(
-    async (err: unknown) => {
-      await closeAll();
-      throw err;
-    },
-  );
+  // SIGHUP and `ett reload` are answered, not fatal: the quick start has no file to re-read.
+  const reloader = startReloader({ log, apply: async () => [UP_NO_FILE] });
+  const seeing = await startSeeing({
+    census,
+    observe,
+    limits: DEFAULT_LIMITS,
+    log,
+    reload: reloader.reload,
+  }).catch(async (err: unknown) => {
+    reloader.close();
+    await closeAll();
+    throw err;
+  });
 
   const signal = await waitForShutdown();
   log.info(`${signal}: closing`);
+  reloader.close();
   await seeing.close();
   await closeAll();
   return 0;

@@ -166,8 +166,8 @@ daemon of this user that is running is asked (with several, their sockets are li
 
 export const RELOAD_USAGE = `Usage: ett reload [--control PATH]
 
-Asks a running ett relay or client to re-read its config file, and prints what changed, one line
-each. A bad file is refused whole (its message on stderr, exit status 2) and the running
-configuration stays.
+Asks a running ett relay or client to re-read its config file (as SIGHUP does), and prints what
+changed, one line each (a change that needs a restart says so). A bad file is refused whole (its
+message on stderr, exit status 2) and the running configuration stays.
 
   --control PATH      the daemon's control socket (default: the only one running)`;

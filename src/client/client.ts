@@ -7,7 +7,7 @@ import { Census } from '../link/census.js';
 import { formatTarget, type Target } from '../wire/address.js';
 import { startForward, type ForwardHandle } from './forward.js';
 import { startMixedPort } from './mixed-port.js';
-import type { ClientOptions } from './options.js';
+import type { ClientOptions, Forward } from './options.js';
 import { Router } from './router.js';
 import { describeAction } from './rules.js';
 
@@ -19,8 +19,18 @@ export interface ClientHandle {
   readonly router: Router;
   /** What the client holds now (links, circuits, streams, groups, refusals). */
   readonly census: Census;
+  /**
+   * A reload: new forwards are bound first (if one cannot be, nothing changes and this rejects with
+   * TunnelError('config')); then rules, routes, groups, SOCKS users and forwards are swapped for new
+   * connections, removed forwards stop, and circuits no route uses any more get GO_AWAY. Streams that
+   * are running stay. Resolves with the forwards' bound addresses, in the order given.
+   */
+  reconfigure(next: Reconfigurable): Promise<readonly Target[]>;
   close(): Promise<void>;
 }
+
+/** What a reload may change in a running client (limits change in place: see config/changes.ts). */
+export type Reconfigurable = Pick<ClientOptions, 'routing' | 'forwards' | 'socksUsers'>;
 
 /** Starts the mixed port and the forwards. Rejects if one cannot be bound; links are built on first use. */
 export async function startClient(opts: ClientOptions): Promise<ClientHandle> {
@@ -28,37 +38,85 @@ export async function startClient(opts: ClientOptions): Promise<ClientHandle> {
   const pool = new CircuitPool({ identity: opts.identity, limits: opts.limits, log: opts.log, census });
   const router = new Router({ routing: opts.routing, pool, limits: opts.limits, log: opts.log, census });
   census.groups = () => router.groupViews();
+  let socksUsers = opts.socksUsers;
   const port = await startMixedPort(opts.listen, {
     dialer: router,
     limits: opts.limits,
     log: opts.log,
-    socksUsers: opts.socksUsers,
+    // Read by the SOCKS and HTTP servers for each new connection, so a reload's users apply at once.
+    get socksUsers() {
+      return socksUsers;
+    },
   });
-  const forwards: ForwardHandle[] = [];
+  // Each forward by its configured listen address (as written: a reload matches forwards by it).
+  let forwards = new Map<string, { spec: Forward; handle: ForwardHandle }>();
   try {
-    for (const f of opts.forwards) forwards.push(await startForward(f, router, opts.log));
+    for (const f of opts.forwards)
+      forwards.set(formatTarget(f.listen), { spec: f, handle: await startForward(f, router, opts.log) });
   } catch (err) {
-    await Promise.all([port.close(), ...forwards.map((f) => f.close())]);
+    await Promise.all([port.close(), ...[...forwards.values()].map((f) => f.handle.close())]);
     throw err;
   }
   opts.log.info(`client listening on ${formatTarget(port.address)}`);
-  census.listening.push({ kind: 'proxy', address: formatTarget(port.address) });
-  opts.forwards.forEach((f, i) =>
-    census.listening.push({
-      kind: 'forward',
-      address: formatTarget(forwards[i]!.address),
-      to: formatTarget(f.to),
-      via: describeAction(f.action),
-    }),
-  );
+  const listeners = (): void => {
+    census.listening.length = 0;
+    census.listening.push({ kind: 'proxy', address: formatTarget(port.address) });
+    for (const { spec, handle } of forwards.values()) {
+      census.listening.push({
+        kind: 'forward',
+        address: formatTarget(handle.address),
+        to: formatTarget(spec.to),
+        via: describeAction(spec.action),
+      });
+    }
+  };
+  listeners();
   return {
     address: port.address,
-    forwards: forwards.map((f) => f.address),
+    forwards: [...forwards.values()].map((f) => f.handle.address),
     router,
     census,
+    async reconfigure(next) {
+      const added: { key: string; spec: Forward; handle: ForwardHandle }[] = [];
+      try {
+        for (const f of next.forwards) {
+          const key = formatTarget(f.listen);
+          if (!forwards.has(key))
+            added.push({ key, spec: f, handle: await startForward(f, router, opts.log) });
+        }
+      } catch (err) {
+        await Promise.all(added.map((a) => a.handle.close()));
+        throw err;
+      }
+      // Nothing below can fail: the new configuration applies as a whole.
+      const keep = router.setRouting(
+        next.routing,
+        next.forwards.map((f) => f.action),
+      );
+      socksUsers = next.socksUsers;
+      const now = new Map<string, { spec: Forward; handle: ForwardHandle }>();
+      for (const f of next.forwards) {
+        const key = formatTarget(f.listen);
+        const running = forwards.get(key);
+        if (running !== undefined) {
+          running.handle.update(f);
+          now.set(key, { spec: f, handle: running.handle });
+        } else
+          now.set(
+            key,
+            added.find((a) => a.key === key)!,
+          );
+      }
+      const removed = [...forwards].filter(([key]) => !now.has(key)).map(([, f]) => f.handle);
+      forwards = now;
+      listeners();
+      await Promise.all(removed.map((h) => h.close()));
+      pool.retain(keep, opts.limits.shutdownGraceMs);
+      return [...forwards.values()].map((f) => f.handle.address);
+    },
     async close() {
       router.close();
-      await Promise.all([port.close(), ...forwards.map((f) => f.close())]);
+      await Promise.all([port.close(), ...[...forwards.values()].map((f) => f.handle.close())]);
       await pool.close(opts.limits.shutdownGraceMs);
     },
   };

@@ -12,6 +12,8 @@ import { describeAction } from './rules.js';
 
 export interface ForwardHandle {
   readonly address: Target;
+  /** A reload gave this listen address another target or path: new connections take it. */
+  update(forward: Forward): void;
   close(): Promise<void>;
 }
 
@@ -19,18 +21,20 @@ export interface ForwardHandle {
  * Listens on forward.listen. Rejects with TunnelError('config') if it cannot listen. A connection
  * whose dial fails is reset (a TCP client has no other way to learn it failed); the port goes on.
  */
-export async function startForward(forward: Forward, router: Router, log: Logger): Promise<ForwardHandle> {
+export async function startForward(given: Forward, router: Router, log: Logger): Promise<ForwardHandle> {
+  let forward = given;
   const open = new Set<net.Socket>();
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    const { to, action } = forward;
     open.add(socket);
     socket.setNoDelay(true);
-    socket.on('error', (err) => log.debug(`forward ${formatTarget(forward.to)}: app: ${err.message}`));
+    socket.on('error', (err) => log.debug(`forward ${formatTarget(to)}: app: ${err.message}`));
     socket.once('close', () => open.delete(socket));
     // Bytes the app sends before the tunnel is up wait in the socket (paused) until splice pipes them.
     socket.pause();
     const abort = new AbortController();
     socket.once('close', () => abort.abort());
-    router.dialVia(forward.action, forward.to, abort.signal).then(
+    router.dialVia(action, to, abort.signal).then(
       (stream) => {
         if (socket.destroyed) {
           stream.destroy();
@@ -40,7 +44,7 @@ export async function startForward(forward: Forward, router: Router, log: Logger
       },
       (err: unknown) => {
         const e = toTunnelError(err);
-        log.info(`forward to ${formatTarget(forward.to)}: ${e.code} (${e.message})`);
+        log.info(`forward to ${formatTarget(to)}: ${e.code} (${e.message})`);
         resetSocket(socket);
       },
     );
@@ -64,6 +68,9 @@ export async function startForward(forward: Forward, router: Router, log: Logger
   );
   return {
     address,
+    update: (f) => {
+      forward = f;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

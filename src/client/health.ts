@@ -58,6 +58,12 @@ export class GroupHealth {
     return this.groups.get(name)?.serving ?? 0;
   }
 
+  /** A reload changed or removed group `name`: its state goes (a later use starts at member 0). */
+  forget(name: string): void {
+    this.groups.get(name)?.check.stop();
+    this.groups.delete(name);
+  }
+
   close(): void {
     this.closed = true;
     for (const g of this.groups.values()) g.check.stop();

@@ -19,7 +19,7 @@ import type { Duplex } from 'node:stream';
 import { toTunnelError, TunnelError } from '../errors.js';
 import type { Limits } from '../limits.js';
 import type { Logger } from '../log.js';
-import type { CircuitPool } from '../circuit/pool.js';
+import { routeKey, type CircuitPool } from '../circuit/pool.js';
 import type { Census, GroupView } from '../link/census.js';
 import type { Session } from '../link/session.js';
 import { keepReplyOnWriteError } from '../link/splice.js';
@@ -47,13 +47,36 @@ class LostBeforeAnswer {
 export class Router implements Dialer {
   private readonly health: GroupHealth;
   /** Every group this router knows (from the table, and any a forward dialed), for groupViews(). */
-  private readonly groups = new Map<string, readonly Route[]>();
+  private groups = new Map<string, readonly Route[]>();
+  private routing: RoutingTable;
 
   constructor(private readonly opts: RouterOptions) {
     this.health = new GroupHealth(opts.pool, opts.limits, opts.log);
-    for (const a of [...opts.routing.rules.map((r) => r.action), opts.routing.default]) {
-      if (a.kind === 'group') this.groups.set(a.name, a.members);
+    this.routing = opts.routing;
+    this.groups = groupsOf(actionsOf(opts.routing));
+  }
+
+  /**
+   * A reload: new streams follow `routing` (and forwards their `extra` actions). A group whose members
+   * changed starts again from its first member; running streams stay where they are. Returns the pool
+   * key of every route still in use, for CircuitPool.retain. Never throws.
+   */
+  setRouting(routing: RoutingTable, extra: readonly Action[]): Set<string> {
+    const actions = [...actionsOf(routing), ...extra];
+    const groups = groupsOf(actions);
+    for (const [name, members] of this.groups) {
+      const now = groups.get(name);
+      const same = now !== undefined && keysOf(now).join('\n') === keysOf(members).join('\n');
+      if (!same) this.health.forget(name);
     }
+    this.routing = routing;
+    this.groups = groups;
+    const keep = new Set<string>();
+    for (const a of actions) {
+      if (a.kind === 'route') keep.add(routeKey(a.route.relays));
+      if (a.kind === 'group') for (const m of a.members) keep.add(routeKey(m.relays));
+    }
+    return keep;
   }
 
   /** Each group: the member serving its new streams, and which members the pool knows are down. */
@@ -77,7 +100,7 @@ export class Router implements Dialer {
 
   /** Dials target by the rule it matches. Rejects with a TunnelError (see the file comment). */
   dial(target: Target, o?: { signal?: AbortSignal }): Promise<Duplex> {
-    const { rule, action } = decide(this.opts.routing, target);
+    const { rule, action } = decide(this.routing, target);
     if (action.kind === 'block') {
       this.opts.log.debug(`blocked ${formatTarget(target)} by ${rule?.text ?? 'default'}`);
     }
@@ -198,6 +221,20 @@ export class Router implements Dialer {
   private retrying(where: string, err: TunnelError): void {
     this.opts.log.info(`${where}: link lost before the exit answered (${err.message}); retrying once`);
   }
+}
+
+function actionsOf(routing: RoutingTable): Action[] {
+  return [...routing.rules.map((r) => r.action), routing.default];
+}
+
+function groupsOf(actions: readonly Action[]): Map<string, readonly Route[]> {
+  const out = new Map<string, readonly Route[]>();
+  for (const a of actions) if (a.kind === 'group') out.set(a.name, a.members);
+  return out;
+}
+
+function keysOf(members: readonly Route[]): string[] {
+  return members.map((m) => routeKey(m.relays));
 }
 
 /**

@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseToml, TomlError } from 'smol-toml';
 
 import type { ClientOptions } from '../client/options.js';
+import type { Limits } from '../limits.js';
 import { TunnelError } from '../errors.js';
 import { loadIdentity, type Identity } from '../identity/identity.js';
 import { createLogger, logWriter, type Logger } from '../log.js';
@@ -134,6 +135,14 @@ export async function loadClientRouting(
 }
 
 /**
+ * A mutable copy of limits: the one object a daemon's parts share, so that a reload can change the live
+ * limits in place (config/changes.ts). Never throws.
+ */
+export function liveLimits(limits: Limits): Limits {
+  return { ...limits };
+}
+
+/**
  * The options `startRelay` takes: loads the key file named by the settings.
  * Rejects with TunnelError('config') if the key file is missing, too open, or not a usable key.
  */
@@ -155,16 +164,12 @@ export async function relayOptionsFrom(
 }
 
 /**
- * The options `startClient` takes: loads the key file named by the settings.
- * Rejects with TunnelError('config') if the key file is missing, too open, or not a usable key.
+ * Loads the key files of relays given their own (`relays.NAME.key`) into their hops: at start, so a
+ * missing or too-open file stops the start (exit 2) rather than the first connection, and at a reload,
+ * which it refuses. The hop objects are shared by every route that names the relay.
+ * Rejects with TunnelError('config') naming the file.
  */
-export async function clientOptionsFrom(
-  s: ClientSettings,
-  log: Logger = createLogger(s.logLevel, logWriter(s.observe.logFormat)),
-): Promise<ClientOptions> {
-  const identity = await loadIdentity(s.keyPath);
-  // Relays given their own key file: loaded now, so a missing or too-open file stops the start (exit 2)
-  // rather than the first connection. The hop objects are shared by every route that names the relay.
+export async function loadHopKeys(s: Pick<ClientSettings, 'routing'>): Promise<void> {
   const loaded = new Map<string, Identity>();
   for (const [hop, file] of s.routing.hopKeyFiles) {
     let id = loaded.get(file);
@@ -174,6 +179,18 @@ export async function clientOptionsFrom(
     }
     (hop as { clientKey?: Identity }).clientKey = id;
   }
+}
+
+/**
+ * The options `startClient` takes: loads the key file named by the settings.
+ * Rejects with TunnelError('config') if the key file is missing, too open, or not a usable key.
+ */
+export async function clientOptionsFrom(
+  s: ClientSettings,
+  log: Logger = createLogger(s.logLevel, logWriter(s.observe.logFormat)),
+): Promise<ClientOptions> {
+  const identity = await loadIdentity(s.keyPath);
+  await loadHopKeys(s);
   return {
     identity,
     listen: s.listen,

@@ -186,6 +186,17 @@ export class Session extends EventEmitter implements StreamHost {
     });
   }
 
+  /**
+   * The peer may no longer use this link (its key left the allow list): GO_AWAY(normal) is sent and
+   * the link ends at once, its streams reset. Never throws.
+   */
+  revoke(reason: string): void {
+    if (this.closed) return;
+    if (!this.goneAway) this.sendFrame(TYPE_GO_AWAY, 0, 0, GO_AWAY_NORMAL);
+    this.goneAway = true;
+    this.fail(new TunnelError('link-auth', reason), true);
+  }
+
   /** Abrupt close: every stream errors with err (default 'link-down'). Never throws. */
   destroy(err?: Error): void {
     this.fail(err ? toTunnelError(err, 'link-down') : new TunnelError('link-down', 'link closed locally'));

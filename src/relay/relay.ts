@@ -41,14 +41,25 @@ export interface RelayHandle {
   readonly policy: readonly ExitRule[];
   /** What the relay holds now (links, streams, refusals). */
   readonly census: Census;
+  /**
+   * A reload: new links are checked against the new allow list and new streams against the new exit
+   * policy. Links of keys no longer allowed get GO_AWAY and are closed at once (one log line each);
+   * every other link and stream goes on. Returns the effective policy. Never throws.
+   */
+  reconfigure(next: Reconfigurable): readonly ExitRule[];
   close(): Promise<void>;
 }
+
+/** What a reload may change in a running relay (limits change in place: see config/changes.ts). */
+export type Reconfigurable = Pick<RelayOptions, 'allow' | 'allowAny' | 'exitRules'>;
 
 /** Starts listening. Rejects if the address cannot be bound; after that, no peer can stop it. */
 export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
   const { limits, log } = opts;
   const census = opts.census ?? new Census('relay');
-  const policy = buildExitPolicy(opts.exitRules, ownAddresses(opts.listen.host));
+  let policy = buildExitPolicy(opts.exitRules, ownAddresses(opts.listen.host));
+  let allow = opts.allow;
+  let allowAny = opts.allowAny;
   // Running out of file descriptors fails exit connects ('limit') and accepts alike; the operator needs
   // to hear of it (once a second, with a count), since only a higher open-files limit cures it.
   const descriptors = descriptorShortage(log, 'relay');
@@ -63,7 +74,9 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
   const httpProxy = createHttpProxy(frontEnd);
   const clients = new ClientBook(limits);
   const sessions = new Set<Session>();
-  const sockets = new Set<tls.TLSSocket>(); // every authorized TLS connection, so close() ends them all
+  // Every authorized TLS connection and its client's pin (and session in mux mode), so close() ends them
+  // all and a reload finds the links of removed keys.
+  const sockets = new Map<tls.TLSSocket, { readonly pin: string; session?: Session }>();
   const handshaking = new Map<string, number>();
   let inFlight = 0;
 
@@ -124,7 +137,7 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
     (sock as { allowHalfOpen: boolean }).allowHalfOpen = true; // read by node at the peer's FIN
     // Authorization before any application byte is read. Refused clients get a bare close.
     const pin = peerPin(sock);
-    const allowed = pin !== null && (opts.allowAny || opts.allow.some((p) => pinMatches(pin, p)));
+    const allowed = pin !== null && isAllowed(pin);
     if (!allowed) {
       log.info(
         `refused client ${pin ? shortPin(pin) : '(no certificate)'} from ${sock.remoteAddress ?? '?'}`,
@@ -141,7 +154,8 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
       refuseLink(sock);
       return;
     }
-    sockets.add(sock);
+    const held: { readonly pin: string; session?: Session } = { pin };
+    sockets.set(sock, held);
     sock.once('close', () => {
       sockets.delete(sock);
       clients.releaseLink(pin);
@@ -175,6 +189,7 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
       onStream: (stream, open) => serveOpen(stream, open, dialAsClient, { log, census, peer }),
     });
     sessions.add(session);
+    held.session = session;
     census.link(session, remote, 'in');
     log.info(`link up: client ${peer}`);
     let peerGoAway = false;
@@ -208,17 +223,35 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
   log.info(`relay ${shortPin(opts.identity.pin)} listening on ${formatTarget(address)}`);
   census.listening.push({ kind: 'relay', address: formatTarget(address) });
 
+  function isAllowed(pin: string): boolean {
+    return allowAny || allow.some((p) => pinMatches(pin, p));
+  }
+
   return {
     address,
     shareString,
-    policy,
+    get policy() {
+      return policy;
+    },
     census,
+    reconfigure: (next) => {
+      policy = buildExitPolicy(next.exitRules, ownAddresses(opts.listen.host));
+      allow = next.allow;
+      allowAny = next.allowAny;
+      for (const [sock, held] of sockets) {
+        if (isAllowed(held.pin)) continue;
+        log.info(`link closed: client ${shortPin(held.pin)}: its key is no longer allowed (reload)`);
+        if (held.session) held.session.revoke('client key removed from the allow list');
+        else sock.destroy();
+      }
+      return policy;
+    },
     // Stops accepting, sends GO_AWAY on every link, gives running streams shutdownGraceMs to finish,
     // then ends whatever is left. Never rejects.
     close: async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       await Promise.all([...sessions].map((s) => s.shutdown(limits.shutdownGraceMs)));
-      for (const s of sockets) s.destroy();
+      for (const s of sockets.keys()) s.destroy();
       await closed;
     },
   };

@@ -166,6 +166,8 @@ export class Proc {
   readonly lines: string[] = [];
   /** The last 400 lines of stderr. */
   readonly errLines: string[] = [];
+  /** Lines of stderr so far, all of them counted (errLines keeps the last 400). */
+  errTotal = 0;
   readonly exited: Promise<Exit>;
   private exit: Exit | undefined;
   private readonly waiters = new Set<() => void>();
@@ -189,6 +191,7 @@ export class Proc {
     });
     createInterface({ input: this.child.stderr! }).on('line', (line) => {
       this.errLines.push(line);
+      this.errTotal++;
       if (this.errLines.length > 400) this.errLines.shift();
       this.notify();
     });
@@ -196,6 +199,11 @@ export class Proc {
 
   get alive(): boolean {
     return this.exit === undefined;
+  }
+
+  /** The stderr lines after the first `mark` (an errTotal taken earlier), as far as errLines holds them. */
+  errSince(mark: number): string[] {
+    return this.errLines.slice(Math.max(0, this.errLines.length - (this.errTotal - mark)));
   }
 
   /** The last stderr lines, for assertion messages. */
