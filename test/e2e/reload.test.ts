@@ -388,3 +388,12 @@ test('a relay started without --config: SIGHUP says there is no file, and it kee
   await hup(p, /reload: no config file \(started without --config\)/);
   await p.stop();
 });
+
+test('commands that are not daemons keep SIGHUP’s default: a hangup ends `ett status --watch`', async () => {
+  const watch = spawnEtt(cleanup, ['status', '--watch', '--control', relayControl()]);
+  await watch.waitForLine(/ett relay/);
+  watch.signal('SIGHUP');
+  const exit = await watch.exited;
+  assert.equal(exit.signal, 'SIGHUP', JSON.stringify(exit));
+  assert.ok(relay.alive);
+});
