@@ -23,7 +23,8 @@ for i in range(int(count)):
     except socket.timeout:
         print("timeout", i, flush=True)
         continue
-    print(i, hashlib.sha256(data).hexdigest(), peer[0], peer[1], flush=True)
+    host = peer[0].decode() if isinstance(peer[0], bytes) else peer[0]  # PySocks gives a name as bytes
+    print(i, hashlib.sha256(data).hexdigest(), host, peer[1], flush=True)
     if data == payload:
         got += 1
 print("answers", got, flush=True)
