@@ -53,6 +53,14 @@ export interface Limits {
   readonly controlIdleTimeoutMs: number;
   /** Streams a status snapshot lists (the oldest first); the total is always given. */
   readonly statusStreamsMax: number;
+  /** A UDP association with no datagram either way for this long ends (client and exit), ms. */
+  readonly udpIdleTimeoutMs: number;
+  /** Datagrams one association may send per second (the client's and the exit's side each); more are dropped. */
+  readonly udpDatagramsPerSecond: number;
+  /** Bytes of datagrams waiting to be written toward one association's reader; more are dropped. */
+  readonly udpBytesInFlight: number;
+  /** UDP associations a relay holds at once for one client key; more are refused with `limit`. */
+  readonly udpAssociationsPerClient: number;
 }
 
 export const DEFAULT_LIMITS: Limits = Object.freeze({
@@ -81,6 +89,10 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   controlLineMax: 4096,
   controlIdleTimeoutMs: 30_000,
   statusStreamsMax: 200,
+  udpIdleTimeoutMs: 120_000,
+  udpDatagramsPerSecond: 20_000,
+  udpBytesInFlight: 1024 * 1024,
+  udpAssociationsPerClient: 256,
 });
 
 export const LIMIT_NAMES = Object.keys(DEFAULT_LIMITS) as (keyof Limits)[];

@@ -29,7 +29,13 @@ const OPTIONS = {
 
 // The explicit `reject *:*` matters: without it the defaults after these rules would accept every public
 // address, and the quick start would be an open door to the internet rather than a loopback demo.
-const EXIT_RULES = ['accept 127.0.0.0/8:*', 'accept [::1]:*', 'reject *:*'];
+const EXIT_RULES = [
+  'accept 127.0.0.0/8:*',
+  'accept [::1]:*',
+  'accept udp 127.0.0.0/8:*',
+  'accept udp [::1]:*',
+  'reject *:*',
+];
 
 /**
  * Runs relay and client until a signal, then closes both and returns 0.

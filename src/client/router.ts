@@ -24,7 +24,10 @@ import type { Census, GroupView } from '../link/census.js';
 import type { Session } from '../link/session.js';
 import { keepReplyOnWriteError } from '../link/splice.js';
 import { whenConnected, type MuxStream } from '../link/stream.js';
-import type { Dialer } from '../proxy/dialer.js';
+import type { Dialer, UdpSender } from '../proxy/dialer.js';
+import { OPEN_UDP, UDP_OPEN_TARGET } from '../link/open.js';
+import type { Datagram } from '../wire/udp.js';
+import { ClientAssociation } from './udp-association.js';
 import { formatTarget, type Target } from '../wire/address.js';
 import { shortPin } from '../wire/share-string.js';
 import { GroupHealth } from './health.js';
@@ -105,6 +108,46 @@ export class Router implements Dialer {
       this.opts.log.debug(`blocked ${formatTarget(target)} by ${rule?.text ?? 'default'}`);
     }
     return this.dialVia(action, target, o?.signal);
+  }
+
+  /** A UDP association whose datagrams follow the rules (udp-association.ts). Never throws. */
+  associate(onReply: (d: Datagram) => void): UdpSender {
+    return new ClientAssociation({
+      decide: (d) => decide(this.routing, d.peer).action,
+      open: (action) => this.openAssociation(action),
+      limits: this.opts.limits,
+      log: this.opts.log,
+      onReply,
+    });
+  }
+
+  /**
+   * An association stream on a route, or on the first member of a group whose circuit builds; resolves
+   * once the exit accepted it. Rejects with a TunnelError (the exit's refusal is final, as for TCP).
+   */
+  private async openAssociation(action: Extract<Action, { kind: 'route' | 'group' }>): Promise<MuxStream> {
+    const members = action.kind === 'route' ? [action.route] : this.health.order(action.name, action.members);
+    let lastError: unknown = new TunnelError('link-down', 'no route');
+    for (const member of members) {
+      let session: Session;
+      try {
+        session = await this.opts.pool.get(member.relays);
+      } catch (err) {
+        lastError = err;
+        continue;
+      }
+      const stream = session.open(UDP_OPEN_TARGET, OPEN_UDP);
+      this.opts.census?.circuit(
+        session,
+        member.name,
+        member.relays.map((h) => shortPin(h.pin)),
+      );
+      this.opts.census?.stream(stream, 'udp', member.name);
+      await whenConnected(stream, this.opts.limits.openTimeoutMs);
+      if (action.kind === 'group') this.health.served(action.name, action.members, member);
+      return stream;
+    }
+    throw toTunnelError(lastError, 'link-down');
   }
 
   /** Dials target by a given action (forwards name theirs). Rejects with a TunnelError. */

@@ -35,6 +35,9 @@ export const LIVE_LIMITS: readonly (keyof Limits)[] = [
   'controlLineMax',
   'controlIdleTimeoutMs',
   'statusStreamsMax',
+  'udpDatagramsPerSecond',
+  'udpBytesInFlight',
+  'udpAssociationsPerClient',
 ];
 
 export interface Changes<S> {

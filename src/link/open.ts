@@ -9,7 +9,8 @@
 //   +-----+------+----------+----------+----------------------+
 //   |  1  |  1   | Variable |    2     | rest of the frame    |
 //   +-----+------+----------+----------+----------------------+
-//   CMD 0x01 = CONNECT (the only command of ett/1).
+//   CMD 0x01 = CONNECT; 0x03 = UDP ASSOCIATE (address 0.0.0.0:0, unused: each datagram record on the
+//   stream names its own destination, see wire/udp.ts).
 //
 // Result: the first DATA frame the accepting side sends on a stream carries the ACK flag and starts
 // with one byte, the result: 0 = connected, anything else a code of the error table (errors.ts). A
@@ -23,6 +24,9 @@ import { TunnelError } from '../errors.js';
 import { decodeSocksAddress, encodeSocksAddress, type Target } from '../wire/address.js';
 
 export const OPEN_CONNECT = 0x01;
+export const OPEN_UDP = 0x03;
+/** The address a UDP ASSOCIATE OPEN carries. */
+export const UDP_OPEN_TARGET = Object.freeze({ host: '0.0.0.0', port: 0 });
 
 export interface Open {
   readonly command: number;
@@ -41,12 +45,13 @@ export function encodeOpen(open: Open): Buffer {
 /**
  * Reads an OPEN header from the start of a SYN payload, which must hold all of it. Throws
  * TunnelError: 'bad-request' for a truncated header, 'command-unsupported' for a CMD other than
- * CONNECT, 'address-type' for a bad address.
+ * CONNECT and UDP ASSOCIATE, 'address-type' for a bad address.
  */
 export function decodeOpen(payload: Uint8Array): { open: Open; bytesUsed: number } {
   if (payload.length < 1) throw new TunnelError('bad-request', 'empty OPEN header');
   const command = payload[0]!;
-  if (command !== OPEN_CONNECT) throw new TunnelError('command-unsupported', `OPEN command ${command}`);
+  if (command !== OPEN_CONNECT && command !== OPEN_UDP)
+    throw new TunnelError('command-unsupported', `OPEN command ${command}`);
   const addr = decodeSocksAddress(payload, 1);
   if (addr === null) throw new TunnelError('bad-request', 'truncated OPEN header');
   return { open: { command, target: addr.value }, bytesUsed: 1 + addr.bytesUsed };

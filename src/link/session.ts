@@ -138,13 +138,16 @@ export class Session extends EventEmitter implements StreamHost {
     return this.opts.peer;
   }
 
-  /** Opens a CONNECT stream to target; data may be written at once. See the class contract for throws. */
-  open(target: Target): MuxStream {
+  /**
+   * Opens a CONNECT stream to target (or, with OPEN_UDP, a UDP association); data may be written at
+   * once. See the class contract for throws.
+   */
+  open(target: Target, command: number = OPEN_CONNECT): MuxStream {
     if (!this.usable) throw new TunnelError('link-down', `link to ${this.opts.peer} is closing`);
     if (this.streams.size >= this.opts.limits.streamsPerLink) {
       throw new TunnelError('limit', `link to ${this.opts.peer}: ${this.streams.size} streams open`);
     }
-    const header = encodeOpen({ command: OPEN_CONNECT, target });
+    const header = encodeOpen({ command, target });
     const id = this.nextId;
     this.nextId += 2;
     const stream = new MuxStream(this, id, 'local');

@@ -1,6 +1,7 @@
 // The SOCKS5 (RFC 1928, with RFC 1929 username/password) and SOCKS4/4a server side of the mixed port:
 // the I/O around the pure codecs of wire/. Steps, in the order bytes arrive:
 //   SOCKS5: method selection → [username/password] → request → dial → reply → splice
+//           (UDP ASSOCIATE: → a UDP relay socket of its own, socks-udp.ts)
 //   SOCKS4: request → dial → reply → splice
 // Bytes the application pipelines after its request (optimistic data) are kept and go first into the
 // stream. Every refusal is answered where the protocol has a way to say it, then the socket closes.
@@ -21,6 +22,7 @@ import { formatTarget, type Target } from '../wire/address.js';
 import type { Decoded } from '../wire/decoded.js';
 import {
   CMD_CONNECT,
+  CMD_UDP_ASSOCIATE,
   METHOD_NO_AUTH,
   METHOD_NONE_ACCEPTABLE,
   METHOD_USERPASS,
@@ -33,6 +35,7 @@ import {
 } from '../wire/socks5.js';
 import { SOCKS4_CMD_CONNECT, decodeSocks4Request, encodeSocks4Reply } from '../wire/socks4.js';
 import type { PortConnection } from './connection.js';
+import { serveUdpAssociate } from './socks-udp.js';
 
 /**
  * Serves one SOCKS5 connection whose first bytes (`first`, starting with 0x05) were already read.
@@ -105,6 +108,11 @@ async function socks5(conn: PortConnection, reader: HeadReader): Promise<void> {
     return;
   }
   conn.headDone();
+  if (request.command === CMD_UDP_ASSOCIATE) {
+    reader.release();
+    serveUdpAssociate(conn, request.target);
+    return;
+  }
   if (request.command !== CMD_CONNECT) {
     opts.log.debug(`${conn.label}: socks5: command 0x${request.command.toString(16)} not supported`);
     refuse(encodeReply(ERROR_TABLE['command-unsupported'].socks5));

@@ -13,6 +13,7 @@ export type Dial = (target: Target, signal: AbortSignal) => Promise<Socket>;
 interface Held {
   links: number;
   exits: number;
+  udp: number;
 }
 
 export class ClientBook {
@@ -78,6 +79,30 @@ export class ClientBook {
     };
   }
 
+  /**
+   * Admits one more UDP association for the client key: null and counted (releaseUdp once when it
+   * ends), or TunnelError('limit') at udpAssociationsPerClient (nothing counted).
+   */
+  admitUdp(pin: string): TunnelError | null {
+    const h = this.entry(pin);
+    if (h.udp >= this.limits.udpAssociationsPerClient) {
+      this.drop(pin, h);
+      return new TunnelError(
+        'limit',
+        `udp_associations_per_client (${this.limits.udpAssociationsPerClient}) reached for this key`,
+      );
+    }
+    h.udp++;
+    return null;
+  }
+
+  releaseUdp(pin: string): void {
+    const h = this.held.get(pin);
+    if (h === undefined || h.udp === 0) return;
+    h.udp--;
+    this.drop(pin, h);
+  }
+
   /** Links held now, all keys together. */
   get linkCount(): number {
     return this.links;
@@ -86,7 +111,7 @@ export class ClientBook {
   private entry(pin: string): Held {
     let h = this.held.get(pin);
     if (h === undefined) {
-      h = { links: 0, exits: 0 };
+      h = { links: 0, exits: 0, udp: 0 };
       this.held.set(pin, h);
     }
     return h;
@@ -94,6 +119,6 @@ export class ClientBook {
 
   // Entries of keys holding nothing go, so the map is bounded by what is held, not by keys ever seen.
   private drop(pin: string, h: Held): void {
-    if (h.links === 0 && h.exits === 0 && this.held.get(pin) === h) this.held.delete(pin);
+    if (h.links === 0 && h.exits === 0 && h.udp === 0 && this.held.get(pin) === h) this.held.delete(pin);
   }
 }

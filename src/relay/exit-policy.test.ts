@@ -60,9 +60,9 @@ test('parseExitRule: good rules and their canonical text', () => {
 
 test('parseExitRule: bad rules throw config errors that say what is wrong', () => {
   const vectors: [string, RegExp][] = [
-    ['', /expected "accept\|reject ADDR/],
-    ['accept', /expected "accept\|reject ADDR/],
-    ['accept * :80', /expected "accept\|reject ADDR/],
+    ['', /expected "accept\|reject \[tcp\|udp\] ADDR/],
+    ['accept', /expected "accept\|reject \[tcp\|udp\] ADDR/],
+    ['accept * :80', /expected "accept\|reject \[tcp\|udp\] ADDR/],
     ['allow *:*', /unknown action "allow"/],
     ['accept *', /missing ":PORT"/],
     ['accept 1.2.3.4', /missing ":PORT"/],
@@ -180,7 +180,8 @@ test('defaults: private, loopback and reserved space refused; the rest accepted'
     '2001::f7f7:f7f7', // Teredo client 8.8.8.8
   ];
   for (const addr of accepted) assert.equal(verdict(DEFAULTS, addr, 443), 'accept by accept *:*', addr);
-  assert.equal(DEFAULTS[DEFAULTS.length - 1]!.text, 'accept *:*');
+  assert.equal(DEFAULTS[DEFAULTS.length - 2]!.text, 'accept *:*');
+  assert.equal(DEFAULTS[DEFAULTS.length - 1]!.text, 'reject udp *:* (no udp rule accepted it)');
 });
 
 test('defaults: the relay own addresses are refused', () => {
@@ -254,4 +255,27 @@ test('evaluate: every embedded IPv4 must be accepted too', () => {
   const v6lo = buildExitPolicy([parseExitRule('accept [::1]:8080')], []);
   assert.equal(verdict(v6lo, '::1', 8080), 'accept by accept [::1]:8080');
   assert.ok(parseIp('::1'));
+});
+
+test('udp: rules name their protocol; a rule without one is TCP only; UDP is refused unless a udp rule accepts it', () => {
+  assert.equal(parseExitRule('accept UDP *:53').text, 'accept udp *:53');
+  assert.equal(parseExitRule('reject tcp *:25').text, 'reject *:25');
+  assert.equal(parseExitRule('reject tcp *:25').protocol, 'tcp');
+  assert.equal(parseExitRule('accept *:443').protocol, 'tcp');
+  const udpVerdict = (rules: ReturnType<typeof buildExitPolicy>, addr: string, port: number): string => {
+    const v = evaluateExitPolicy(rules, ip(addr), port, 'udp');
+    return `${v.accept ? 'accept' : 'reject'} by ${v.rule.text}`;
+  };
+  const tcpOnly = buildExitPolicy([parseExitRule('accept *:443')], []);
+  assert.equal(verdict(tcpOnly, '8.8.8.8', 443), 'accept by accept *:443');
+  assert.equal(udpVerdict(tcpOnly, '8.8.8.8', 443), 'reject by reject udp *:* (no udp rule accepted it)');
+  const dns = buildExitPolicy([parseExitRule('accept udp *:53'), parseExitRule('reject *:53')], []);
+  assert.equal(udpVerdict(dns, '8.8.8.8', 53), 'accept by accept udp *:53');
+  assert.equal(verdict(dns, '8.8.8.8', 53), 'reject by reject *:53');
+  assert.equal(udpVerdict(dns, '8.8.8.8', 123), 'reject by reject udp *:* (no udp rule accepted it)');
+  // The default rejects judge both protocols: private space stays refused to UDP.
+  const wide = buildExitPolicy([parseExitRule('accept udp 1.0.0.0/8:*')], []);
+  assert.equal(udpVerdict(wide, '1.1.1.1', 53), 'accept by accept udp 1.0.0.0/8:*');
+  assert.equal(udpVerdict(wide, '10.0.0.1', 53), 'reject by reject 10.0.0.0/8:*');
+  assert.equal(udpVerdict(wide, '::ffff:10.0.0.1', 53), 'reject by reject 10.0.0.0/8:*');
 });

@@ -5,8 +5,9 @@
 // Rule grammar (after Tor's ExitPolicy, tor-manual "ExitPolicy"; action case-insensitive, the rule may be
 // surrounded by whitespace, one or more blanks between action and pattern):
 //
-//   rule    = action SP+ addr [ "/" mask ] ":" ports
+//   rule    = action SP+ [ proto SP+ ] addr [ "/" mask ] ":" ports
 //   action  = "accept" | "reject"
+//   proto   = "tcp" | "udp"                                  (none: tcp, what every rule meant before UDP)
 //   addr    = "*" | "*4" | "*6" | IPv4 | "[" IPv6 "]"        ("*", "*4", "*6" take no mask)
 //   mask    = 0..32 or a contiguous dotted netmask (IPv4); 0..128 (IPv6); no host bits beyond it
 //   ports   = "*" | port | port "-" port                     (port = 1..65535, decimal, low <= high)
@@ -24,8 +25,12 @@ export type AddressPattern =
   | { readonly kind: 'any6' } // *6
   | { readonly kind: 'cidr'; readonly net: IpAddress; readonly prefix: number };
 
+/** What a rule judges: `tcp` (a rule that names no protocol), `udp`, or both (the default rejects). */
+export type RuleProtocol = 'tcp' | 'udp' | 'both';
+
 export interface ExitRule {
   readonly action: 'accept' | 'reject';
+  readonly protocol: RuleProtocol;
   readonly pattern: AddressPattern;
   readonly portLow: number;
   readonly portHigh: number;
@@ -39,7 +44,7 @@ export interface Verdict {
   readonly rule: ExitRule;
 }
 
-const RULE_SHAPE = /^(\S+)\s+(\S+)$/;
+const RULE_SHAPE = /^(\S+)\s+(?:(tcp|udp)\s+)?(\S+)$/i;
 const DECIMAL = /^(0|[1-9][0-9]*)$/;
 
 /** Parses one rule. Throws TunnelError('config', reason) naming what is wrong. */
@@ -48,11 +53,12 @@ export function parseExitRule(text: string): ExitRule {
     throw new TunnelError('config', `exit policy rule ${JSON.stringify(text)}: ${reason}`);
   };
   const shape = RULE_SHAPE.exec(text.trim());
-  if (!shape) return fail('expected "accept|reject ADDR[/MASK]:PORT[-PORT]"');
+  if (!shape) return fail('expected "accept|reject [tcp|udp] ADDR[/MASK]:PORT[-PORT]"');
   const action = shape[1]!.toLowerCase();
   if (action !== 'accept' && action !== 'reject')
     return fail(`unknown action "${shape[1]}" (accept or reject)`);
-  const spec = shape[2]!;
+  const protocol = (shape[2]?.toLowerCase() ?? 'tcp') as 'tcp' | 'udp';
+  const spec = shape[3]!;
 
   // Split ADDR[/MASK] from PORTS: after the closing bracket for IPv6, else at the only colon.
   let addrText: string;
@@ -72,7 +78,7 @@ export function parseExitRule(text: string): ExitRule {
   }
   const pattern = parseAddressPattern(addrText, fail);
   const [portLow, portHigh] = parsePorts(portText, fail);
-  return makeRule(action, pattern, portLow, portHigh);
+  return makeRule(action, pattern, portLow, portHigh, protocol);
 }
 
 /** Parses a list of rules (a config's `exit_policy`), in order. Throws TunnelError('config') naming the first bad rule and why. */
@@ -109,13 +115,19 @@ const DEFAULT_REJECTS = [
 
 /** The default rules, ending in `accept *:*`. Own addresses are refused on every port. Never throws. */
 export function defaultExitRules(ownAddresses: readonly IpAddress[]): ExitRule[] {
-  const rules = DEFAULT_REJECTS.map((a) => parseExitRule(`reject ${a}:*`));
+  const rules: ExitRule[] = DEFAULT_REJECTS.map((a) => ({
+    ...parseExitRule(`reject ${a}:*`),
+    protocol: 'both',
+  }));
   for (const own of ownAddresses) {
     const ip = unmapIp(own);
     const prefix = ip.family === 4 ? 32 : 128;
-    rules.push(makeRule('reject', { kind: 'cidr', net: ip, prefix }, 1, 65535));
+    rules.push(makeRule('reject', { kind: 'cidr', net: ip, prefix }, 1, 65535, 'both'));
   }
-  rules.push(ACCEPT_ALL);
+  // TCP: everything else. UDP only where an owner's `udp` rule accepts it: a relay that carried TCP
+  // only before UDP existed does not start carrying datagrams (amplification, another abuse surface)
+  // without its owner asking.
+  rules.push(ACCEPT_ALL, REJECT_UDP);
   return rules;
 }
 
@@ -133,20 +145,31 @@ export function buildExitPolicy(
  * the rules). Port 0 (or any port outside 1..65535) is rejected, as is an address no rule matches
  * (a policy without a catch-all fails closed). Never throws.
  */
-export function evaluateExitPolicy(policy: readonly ExitRule[], ip: IpAddress, port: number): Verdict {
+export function evaluateExitPolicy(
+  policy: readonly ExitRule[],
+  ip: IpAddress,
+  port: number,
+  protocol: 'tcp' | 'udp' = 'tcp',
+): Verdict {
   if (!Number.isInteger(port) || port < 1 || port > 65535) return { accept: false, rule: REJECT_BAD_PORT };
   const addr = unmapIp(ip);
-  const verdict = firstMatch(policy, addr, port);
+  const verdict = firstMatch(policy, addr, port, protocol);
   if (!verdict.accept) return verdict;
   for (const inner of embeddedIpv4(addr)) {
-    const v = firstMatch(policy, inner, port);
+    const v = firstMatch(policy, inner, port, protocol);
     if (!v.accept) return v;
   }
   return verdict;
 }
 
-/** True if the rule's address and port parts cover ip:port. Never throws. */
-export function ruleMatches(rule: ExitRule, ip: IpAddress, port: number): boolean {
+/** True if the rule judges protocol and its address and port parts cover ip:port. Never throws. */
+export function ruleMatches(
+  rule: ExitRule,
+  ip: IpAddress,
+  port: number,
+  protocol: 'tcp' | 'udp' = 'tcp',
+): boolean {
+  if (rule.protocol !== 'both' && rule.protocol !== protocol) return false;
   if (port < rule.portLow || port > rule.portHigh) return false;
   const p = rule.pattern;
   switch (p.kind) {
@@ -165,9 +188,14 @@ export function ruleMatches(rule: ExitRule, ip: IpAddress, port: number): boolea
 
 const ANY: AddressPattern = { kind: 'any' };
 const ACCEPT_ALL = makeRule('accept', ANY, 1, 65535);
+const REJECT_UDP: ExitRule = {
+  ...makeRule('reject', ANY, 1, 65535, 'udp'),
+  text: 'reject udp *:* (no udp rule accepted it)',
+};
 // Synthetic rules, so every verdict names what decided; their text says why no configured rule did.
 const REJECT_BAD_PORT: ExitRule = {
   action: 'reject',
+  protocol: 'both',
   pattern: ANY,
   portLow: 0,
   portHigh: 0,
@@ -175,15 +203,21 @@ const REJECT_BAD_PORT: ExitRule = {
 };
 const REJECT_UNMATCHED: ExitRule = {
   action: 'reject',
+  protocol: 'both',
   pattern: ANY,
   portLow: 1,
   portHigh: 65535,
   text: 'reject *:* (end of policy)',
 };
 
-function firstMatch(policy: readonly ExitRule[], ip: IpAddress, port: number): Verdict {
+function firstMatch(
+  policy: readonly ExitRule[],
+  ip: IpAddress,
+  port: number,
+  protocol: 'tcp' | 'udp',
+): Verdict {
   for (const rule of policy)
-    if (ruleMatches(rule, ip, port)) return { accept: rule.action === 'accept', rule };
+    if (ruleMatches(rule, ip, port, protocol)) return { accept: rule.action === 'accept', rule };
   return { accept: false, rule: REJECT_UNMATCHED };
 }
 
@@ -192,6 +226,7 @@ function makeRule(
   pattern: AddressPattern,
   portLow: number,
   portHigh: number,
+  protocol: RuleProtocol = 'tcp',
 ): ExitRule {
   const ports =
     portLow === 1 && portHigh === 65535
@@ -199,7 +234,15 @@ function makeRule(
       : portLow === portHigh
         ? `${portLow}`
         : `${portLow}-${portHigh}`;
-  return { action, pattern, portLow, portHigh, text: `${action} ${formatPattern(pattern)}:${ports}` };
+  const proto = protocol === 'udp' ? 'udp ' : '';
+  return {
+    action,
+    protocol,
+    pattern,
+    portLow,
+    portHigh,
+    text: `${action} ${proto}${formatPattern(pattern)}:${ports}`,
+  };
 }
 
 function formatPattern(p: AddressPattern): string {

@@ -19,7 +19,7 @@ import { Census, linkMeter } from '../link/census.js';
 import { Session } from '../link/session.js';
 import { splice } from '../link/splice.js';
 import type { MuxStream } from '../link/stream.js';
-import type { Open } from '../link/open.js';
+import { OPEN_UDP, type Open } from '../link/open.js';
 import { createPortConnection } from '../proxy/connection.js';
 import type { Dialer } from '../proxy/dialer.js';
 import { createHttpProxy } from '../proxy/http-proxy.js';
@@ -30,6 +30,7 @@ import { formatShareString, shortPin } from '../wire/share-string.js';
 import { ClientBook, type Dial } from './clients.js';
 import { buildExitPolicy, type ExitRule } from './exit-policy.js';
 import { dialExit } from './exit.js';
+import { serveUdpAssociation } from './udp-exit.js';
 import type { RelayOptions } from './options.js';
 
 export interface RelayHandle {
@@ -186,7 +187,27 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
       limits,
       log,
       peer,
-      onStream: (stream, open) => serveOpen(stream, open, dialAsClient, { log, census, peer }),
+      onStream: (stream, open) => {
+        if (open.command !== OPEN_UDP) {
+          serveOpen(stream, open, dialAsClient, { log, census, peer });
+          return;
+        }
+        const refusal = clients.admitUdp(pin);
+        if (refusal !== null) {
+          log.debug(`client ${peer}: udp association refused: ${refusal.message}`);
+          census.refused('limit');
+          stream.reject('limit');
+          return;
+        }
+        serveUdpAssociation(stream, {
+          policy: () => policy,
+          limits,
+          log,
+          census,
+          peer,
+          onEnd: () => clients.releaseUdp(pin),
+        });
+      },
     });
     sessions.add(session);
     held.session = session;

@@ -75,3 +75,17 @@ export interface HttpEntry extends Base {
   closed: boolean;
   targets: string[];
 }
+
+/** A UDP datagram (wire/udp.ts): a SOCKS5 UDP request header, or a run of association records. */
+export interface UdpEntry extends Base {
+  kind: 'socks' | 'records';
+  hex: string;
+  /** records: chunk sizes to feed (the rest in one last chunk). */
+  chunks?: number[];
+  /** 'ok' or the TunnelError code. */
+  expect: string;
+  /** A fragment of the error message. */
+  message?: string;
+  /** ok: the datagrams that come out (records), or the payload length (socks). */
+  count?: number;
+}

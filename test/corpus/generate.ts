@@ -17,6 +17,7 @@ import type {
   S5Decoder,
   S5Entry,
   TextEntry,
+  UdpEntry,
 } from './entries.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -481,7 +482,7 @@ function mux(): MuxEntry[] {
     out.push({ name: `OPEN ${name}`, kind: 'open', hex, expect: code, result });
   };
   open('empty', '', 'bad-request', 9);
-  for (const cmd of [0x00, 0x02, 0x03, 0x04, 0x05, 0x7f, 0xff]) {
+  for (const cmd of [0x00, 0x02, 0x04, 0x05, 0x7f, 0xff]) {
     open(`CMD 0x${hx(cmd)}`, h(cmd, '01 7f000001 0050'), 'command-unsupported', 7);
   }
   const full = h('01 03 0b', utf8('example.com'), '01bb');
@@ -1501,6 +1502,68 @@ function httpHeads(): HttpEntry[] {
   return out;
 }
 
+// SOCKS5 UDP request headers (RFC 1928 §7) and ett's association records (DESIGN.md §17).
+function udp(): UdpEntry[] {
+  const out: UdpEntry[] = [];
+  const socks = (name: string, hex: string, expect: string, message?: string, count?: number): void => {
+    out.push({
+      name: `socks ${name}`,
+      kind: 'socks',
+      hex,
+      expect,
+      ...(message ? { message } : {}),
+      ...(count !== undefined ? { count } : {}),
+    });
+  };
+  const v4 = h('01 7f000001', be16(53));
+  for (let n = 0; n < 4; n++) socks(`${n} bytes`, h('0000 00 01').slice(0, 2 * n), 'bad-request');
+  for (const rsv of ['0001', '0100', 'ffff']) socks(`RSV ${rsv}`, h(rsv, '00', v4), 'bad-request', 'RSV');
+  for (const frag of [0x01, 0x02, 0x7f, 0x80, 0xff])
+    socks(`FRAG ${frag}`, h('0000', frag, v4, 'aa'), 'bad-request', `fragment ${frag}`);
+  for (const atyp of [0x00, 0x02, 0x05, 0xff])
+    socks(`ATYP 0x${hx(atyp)}`, h('0000 00', atyp, '7f000001 0035'), 'address-type');
+  const full = h('0000 00 03 0b', utf8('example.com'), be16(53));
+  for (let n = 4; n < full.length / 2; n++)
+    socks(`name header cut to ${n} bytes`, full.slice(0, 2 * n), 'bad-request', 'truncated');
+  socks('empty name', h('0000 00 03 00', be16(53)), 'address-type');
+  socks('IPv4, empty payload', h('0000 00', v4), 'ok', undefined, 0);
+  socks('name, 3 bytes', h(full, 'aabbcc'), 'ok', undefined, 3);
+  socks('IPv6', h('0000 00 04', Buffer.alloc(15), '01', be16(9), 'ff'), 'ok', undefined, 1);
+  const records = (
+    name: string,
+    hex: string,
+    expect: string,
+    opts: { chunks?: number[]; message?: string; count?: number } = {},
+  ): void => {
+    out.push({ name: `records ${name}`, kind: 'records', hex, expect, ...opts });
+  };
+  const rec = (addr: string, data: string): string => {
+    const body = h(addr, data);
+    return h(be16(body.length / 2), body);
+  };
+  const one = rec(v4, 'aabb');
+  const two = h(one, rec(h('03 0b', utf8('example.com'), be16(53)), ''));
+  records('one', one, 'ok', { count: 1 });
+  for (let cut = 1; cut < two.length / 2; cut += 3)
+    records(`two, cut at ${cut}`, two, 'ok', { chunks: [cut], count: 2 });
+  records('half a length', '00', 'ok', { count: 0 });
+  records('LEN 0', '0000', 'protocol', { message: 'length 0' });
+  records('LEN shorter than its address', h(be16(3), '01 7f00'), 'protocol', {
+    message: 'shorter than its address',
+  });
+  records('unknown ATYP', h(be16(3), '09 0102'), 'address-type');
+  records('data over 65 507 bytes', h(be16(0xffff), v4, Buffer.alloc(0xffff - 7)), 'protocol', {
+    message: 'bytes of data',
+  });
+  records('good, then LEN 0', h(one, '0000'), 'protocol');
+  return out;
+}
+
+write(
+  'udp.json',
+  'UDP: SOCKS5 UDP request headers (decodeSocksUdp) and association records (RecordSplitter): outcome and message fragment',
+  udp(),
+);
 write(
   'socks5.json',
   'SOCKS5 method selection, RFC 1929 username/password and requests: decoder outcome and the SOCKS5 reply byte',

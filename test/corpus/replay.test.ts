@@ -25,6 +25,7 @@ import { loadClientSettings, loadRelaySettings } from '../../src/config/load.js'
 import { ERROR_TABLE, TunnelError, type ErrorCode } from '../../src/errors.js';
 import { FrameDecoder, MAX_DATA_PAYLOAD, decodeHeader } from '../../src/link/frame.js';
 import { decodeOpen } from '../../src/link/open.js';
+import { decodeSocksUdp, RecordSplitter } from '../../src/wire/udp.js';
 import { parseExitRule } from '../../src/relay/exit-policy.js';
 import { parseTarget } from '../../src/wire/address.js';
 import { formatIp, parseIp, parseIpLoose } from '../../src/wire/ip.js';
@@ -40,6 +41,7 @@ import type {
   S4Entry,
   S5Entry,
   TextEntry,
+  UdpEntry,
 } from './entries.js';
 
 // dist/test/corpus -> test/corpus (the JSON is data, not compiled)
@@ -174,6 +176,25 @@ replay<MuxEntry>('mux-frames.json', (e, say) => {
     expectCode(say, got, e.expect);
     assert.equal(ERROR_TABLE[e.expect as ErrorCode].mux, e.result, `${say}: mux result byte`);
   }
+});
+
+// ---- UDP ---------------------------------------------------------------------------------------------
+
+replay<UdpEntry>('udp.json', (e, say) => {
+  const buf = bytes(e.hex);
+  const got = outcome(say, () => {
+    if (e.kind === 'socks') return decodeSocksUdp(buf).data.length;
+    const splitter = new RecordSplitter();
+    let n = 0;
+    let at = 0;
+    for (const c of e.chunks ?? []) {
+      n += splitter.push(buf.subarray(at, at + c)).length;
+      at += c;
+    }
+    return n + splitter.push(buf.subarray(at)).length;
+  });
+  if (e.expect === 'ok') assert.deepEqual(got, { value: e.count }, `${say}: want ${e.count}`);
+  else expectCode(say, got, e.expect, e.message);
 });
 
 // ---- text parsers ------------------------------------------------------------------------------------
