@@ -57,7 +57,10 @@ export interface Chain {
 }
 
 /** Namespaces, keys, the target server and the three relays. Everything is registered with cleanup. */
-export async function startChain(cleanup: Cleanup): Promise<Chain> {
+export async function startChain(
+  cleanup: Cleanup,
+  opts: { readonly exitUdp?: boolean } = {},
+): Promise<Chain> {
   const topo = await Topology.create(cleanup);
   const dir = await tempDir(cleanup);
   const clientKey = await keygen(dir, 'client');
@@ -65,7 +68,8 @@ export async function startChain(cleanup: Cleanup): Promise<Chain> {
   const exits: Record<RelayName, string[]> = {
     r1: [`accept ${upstreamAddr('r2')}:${RELAY_PORT}`, 'reject *:*'],
     r2: [`accept ${upstreamAddr('r3')}:${RELAY_PORT}`, 'reject *:*'],
-    r3: ['accept 10.99.4.0/24:*', 'reject *:*'],
+    // exitUdp: the exit also carries UDP to the target's network (the UDP tests).
+    r3: [...(opts.exitUdp ? ['accept udp 10.99.4.0/24:*'] : []), 'accept 10.99.4.0/24:*', 'reject *:*'],
   };
   const relays = {} as Record<RelayName, NsRelay>;
   for (const name of ['r1', 'r2', 'r3'] as const) {
