@@ -141,7 +141,7 @@ export async function relayOptionsFrom(
   s: RelaySettings,
   log: Logger = createLogger(s.logLevel, logWriter(s.observe.logFormat)),
 ): Promise<RelayOptions> {
-  const identity = await loadIdentity(s.keyPath);
+  const identity = await keyOf(s);
   return {
     identity,
     listen: s.listen,
@@ -162,7 +162,7 @@ export async function clientOptionsFrom(
   s: ClientSettings,
   log: Logger = createLogger(s.logLevel, logWriter(s.observe.logFormat)),
 ): Promise<ClientOptions> {
-  const identity = await loadIdentity(s.keyPath);
+  const identity = await keyOf(s);
   // Relays given their own key file: loaded now, so a missing or too-open file stops the start (exit 2)
   // rather than the first connection. The hop objects are shared by every route that names the relay.
   const loaded = new Map<string, Identity>();
@@ -183,4 +183,18 @@ export async function clientOptionsFrom(
     limits: s.limits,
     log,
   };
+}
+
+/**
+ * The key file of the settings, its failure prefixed by where it was named (`client.toml: key: FILE:
+ * no such file or directory`), as README says of every configuration error. Rejects with that
+ * TunnelError('config').
+ */
+export async function keyOf(s: { keyPath: string; keyWhere?: string }): Promise<Identity> {
+  try {
+    return await loadIdentity(s.keyPath);
+  } catch (err) {
+    if (s.keyWhere === undefined || !(err instanceof TunnelError)) throw err;
+    throw new TunnelError(err.code, `${s.keyWhere}: ${err.message}`, { cause: err });
+  }
 }
