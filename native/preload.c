@@ -202,11 +202,20 @@ static int reach_socks(int fd, long deadline) {
 }
 
 /* The SOCKS5 exchange on a connected fd. 0, or -1 with errno (a refusal's errno by its reply code). */
-static int socks_handshake(int fd, const char *name, const struct ett_dest *d, long deadline, uint8_t *rep) {
+static int socks_handshake(int fd, const char *name, const char *where, const struct ett_dest *d, long deadline,
+                           uint8_t *rep) {
   int auth = cfg.user[0] != '\0';
   uint8_t buf[600];
   uint8_t greet[3] = {5, 1, auth ? 2 : 0};
   if (send_all(fd, greet, 3, deadline) != 0 || recv_exact(fd, buf, 2, deadline) != 0) return -1;
+  if (buf[0] == 5 && buf[1] == 0xff && !auth) {
+    /* The client has socks_users: it answers "no acceptable method" to a greeting without a login. */
+    ett_warn("%s: SOCKS login required by the ett client (run with --socks-user NAME and ETT_SOCKS_PASSWORD)",
+             where);
+    *rep = 0xfe; /* said already */
+    errno = EACCES;
+    return -1;
+  }
   if (buf[0] != 5 || buf[1] != greet[2]) {
     errno = ECONNREFUSED;
     return -1;
@@ -215,6 +224,9 @@ static int socks_handshake(int fd, const char *name, const struct ett_dest *d, l
     int n = ett_socks_auth_request(buf, sizeof buf, cfg.user, cfg.pass);
     if (n < 0 || send_all(fd, buf, (size_t)n, deadline) != 0 || recv_exact(fd, buf, 2, deadline) != 0) return -1;
     if (buf[1] != 0) {
+      ett_warn("%s: SOCKS login refused by the ett client (check --socks-user and ETT_SOCKS_PASSWORD)",
+               where);
+      *rep = 0xfe;
       errno = EACCES;
       return -1;
     }
@@ -253,8 +265,8 @@ static int socks_connect(int fd, const struct ett_dest *d, const char *name) {
   int rc = reach_socks(fd, deadline);
   if (rc != 0) ett_warn("cannot reach the ett SOCKS port for %s: %s", where, strerror(errno));
   else {
-    rc = socks_handshake(fd, name, d, deadline, &rep);
-    if (rc != 0) ett_warn("%s: %s (through ett)", where, strerror(errno));
+    rc = socks_handshake(fd, name, where, d, deadline, &rep);
+    if (rc != 0 && rep != 0xfe) ett_warn("%s: %s (through ett)", where, strerror(errno));
   }
   int saved = errno;
   fcntl(fd, F_SETFL, flags);

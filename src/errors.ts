@@ -147,3 +147,26 @@ export function toTunnelError(err: unknown, fallback: ErrorCode = 'general'): Tu
   const message = err instanceof Error ? err.message : String(err);
   return new TunnelError(code, message, { cause: err });
 }
+
+// Why a listen() failed, in words a user acts on (Node's own text is `listen EADDRINUSE: address already
+// in use 127.0.0.1:1080`, which names the errno but not what to do).
+const LISTEN_REASONS: Readonly<Record<string, string>> = {
+  EADDRINUSE: 'address in use (another process listens there)',
+  EACCES: 'permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)',
+  EADDRNOTAVAIL: 'address not available (no interface of this machine has it)',
+  EAFNOSUPPORT: 'address family not supported (IPv6 off?)',
+};
+
+/**
+ * The one message for a listener that could not bind, for the relay, the client's port and forwards:
+ * `cannot listen on ADDRESS: REASON; choose another with FLAG`, as a TunnelError('config') (exit status
+ * 2) with err as its cause. Never throws.
+ */
+export function listenFailed(address: string, err: unknown, flag: string): TunnelError {
+  const errno =
+    typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : '';
+  const reason = LISTEN_REASONS[errno] ?? (err instanceof Error ? err.message : String(err));
+  return new TunnelError('config', `cannot listen on ${address}: ${reason}; choose another with ${flag}`, {
+    cause: err,
+  });
+}

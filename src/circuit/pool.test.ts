@@ -18,6 +18,8 @@ import { RECENT_USE_MS } from './retry.js';
 
 class FakeSession extends EventEmitter {
   usable = true;
+  /** The relay's first frame has come (a real Session's 'accepted'); tests may start it false. */
+  accepted = true;
   destroy(err?: Error): void {
     if (!this.usable) return;
     this.usable = false;
@@ -34,7 +36,7 @@ const ROUTE: Hop[] = [
 ];
 
 /** A pool whose builder answers from `outcomes` (a session, or an error), the last one repeating. */
-function setup(outcomes: (TunnelError | 'ok')[], attemptsMax = 5) {
+function setup(outcomes: (TunnelError | 'ok')[], attemptsMax = 5, accepted = true) {
   const clock = new FakeClock([0.5]);
   const lines: string[] = [];
   const sessions: FakeSession[] = [];
@@ -48,6 +50,7 @@ function setup(outcomes: (TunnelError | 'ok')[], attemptsMax = 5) {
       const o = outcomes[Math.min(builds++, outcomes.length - 1)]!;
       if (o !== 'ok') return Promise.reject(o);
       const s = new FakeSession();
+      s.accepted = accepted;
       sessions.push(s);
       return Promise.resolve(s as unknown as Session);
     },
@@ -72,6 +75,21 @@ test('a link lost while in use is rebuilt in the background, at most reconnectAt
   assert.equal(count(t.lines, /gave up reconnecting after 5 attempts/), 1);
   assert.equal(t.clock.pending, 0, 'no timer left');
   console.log(`builds ${t.builds()}; log:\n  ${t.lines.filter((l) => !l.startsWith('debug')).join('\n  ')}`);
+});
+
+test("link up is logged at the relay's first frame; a link closed before it is a failed build, never up", async () => {
+  const t = setup(['ok'], 0, false);
+  await t.pool.get(ROUTE);
+  assert.equal(count(t.lines, /link up/), 0, 'not before the first frame');
+  t.sessions[0]!.destroy(
+    new TunnelError('link-auth', 'relay QUJDREVG closed the link without accepting our key'),
+  );
+  assert.equal(count(t.lines, /link up|link down/), 0, t.lines.join('\n'));
+  assert.equal(count(t.lines, /^warn link to QUJDREVG failed: auth/), 1, t.lines.join('\n'));
+  await t.pool.get(ROUTE);
+  t.sessions[1]!.accepted = true;
+  t.sessions[1]!.emit('accepted');
+  assert.equal(count(t.lines, /^info link up: QUJDREVG/), 1, t.lines.join('\n'));
 });
 
 test('a request during the backoff builds at once, and ends the background run', async () => {

@@ -132,21 +132,28 @@ export class CircuitPool {
     st.lastFailure = null;
     st.reconnect?.stop();
     this.circuits.set(st.key, session);
-    this.opts.log.info(`link up: ${st.names}${after}`);
+    // Up once the (last) relay's first frame arrives, i.e. it accepted our key; a link closed before
+    // that was never up: it is logged as a failed build, not as "link up" then "link down".
+    const logUp = (): void => this.opts.log.info(`link up: ${st.names}${after}`);
+    if (session.accepted) logUp();
+    else session.once('accepted', logUp);
     let peerGoAway = false;
     session.once('goaway', () => (peerGoAway = true));
     session.once('close', (err?: Error) => {
       if (this.circuits.get(st.key) === session) this.circuits.delete(st.key);
       if (this.closed) {
-        this.opts.log.info(`link down: ${st.names}: shutdown`);
+        if (session.accepted) this.opts.log.info(`link down: ${st.names}: shutdown`);
         return;
       }
       if (this.routes.get(st.key) !== st) {
         this.opts.log.info(`link down: ${st.names}: no longer in the config (reload)`);
         return;
       }
-      const reason = linkDownReason(err, peerGoAway);
-      this.opts.log.info(`link down: ${st.names}: ${reason}${err ? ` (${err.message})` : ''}`);
+      if (!session.accepted) this.failed(st, err ?? new TunnelError('link-down', 'link closed'));
+      else {
+        const reason = linkDownReason(err, peerGoAway);
+        this.opts.log.info(`link down: ${st.names}: ${reason}${err ? ` (${err.message})` : ''}`);
+      }
       st.down = true;
       if (this.clock.now() - st.lastUsed < RECENT_USE_MS) this.reconnect(st);
     });

@@ -3,8 +3,7 @@
 // redacted). Starts nothing and opens no socket.
 
 import { TunnelError } from '../errors.js';
-import { loadIdentity } from '../identity/identity.js';
-import { clientOptionsFrom, inferRole, readConfigFile } from '../config/load.js';
+import { clientOptionsFrom, inferRole, keyOf, readConfigFile } from '../config/load.js';
 import { validateClient, validateRelay } from '../config/schema.js';
 import { showClient, showRelay } from '../config/show.js';
 import { openRelayWarning } from '../config/warnings.js';
@@ -26,7 +25,7 @@ export async function checkConfig(args: string[]): Promise<number> {
   const inputs = await readConfigFile(positionals[0]!);
   if ((role ?? inferRole(inputs)) === 'relay') {
     const settings = validateRelay(inputs);
-    const identity = await loadIdentity(settings.keyPath);
+    const identity = await keyOf(settings);
     const warning = openRelayWarning(settings);
     if (warning !== null) process.stderr.write(warning + '\n');
     process.stdout.write(showRelay(settings, identity.pin));

@@ -79,18 +79,18 @@ test('a key file readable by group or others is refused (exit 2) by every comman
   ett('keygen', 'open.key');
   chmodSync(join(work, 'open.key'), 0o644);
   writeFileSync(join(work, 'open.toml'), 'key = "open.key"\ndefault = "direct"\n');
-  const expected =
-    'ett: open.key: key file is readable by group or others (mode 0644); run: chmod 600 open.key\n';
-  for (const args of [
-    ['pin', 'open.key'],
-    ['cert', 'open.key'],
-    ['relay', '--key', 'open.key', '--listen', '127.0.0.1:0', '--allow-any'],
-    ['client', '--key', 'open.key', '--listen', '127.0.0.1:0', '--default', 'direct'],
-    ['check-config', 'open.toml'],
-  ]) {
+  const expected = 'open.key: key file is readable by group or others (mode 0644); run: chmod 600 open.key\n';
+  // The daemons name where the key was given too: the flag, or the config file and its key.
+  for (const [where, args] of [
+    ['', ['pin', 'open.key']],
+    ['', ['cert', 'open.key']],
+    ['--key: ', ['relay', '--key', 'open.key', '--listen', '127.0.0.1:0', '--allow-any']],
+    ['--key: ', ['client', '--key', 'open.key', '--listen', '127.0.0.1:0', '--default', 'direct']],
+    ['open.toml: key: ', ['check-config', 'open.toml']],
+  ] as const) {
     const r = ett(...args);
     assert.equal(r.status, 2, args.join(' '));
-    assert.equal(r.stderr, expected);
+    assert.equal(r.stderr, `ett: ${where}${expected}`);
     assert.equal(r.stdout, '');
   }
 });
@@ -396,7 +396,8 @@ test('a key file that cannot be read is refused (exit 2) naming the file and why
     ]) {
       const r = ett(...args);
       assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
-      assert.match(r.stderr, new RegExp(`^ett: ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`));
+      const where = args[1] === '--key' ? '--key: ' : 'unreadable.toml: key: ';
+      assert.match(r.stderr, new RegExp(`^ett: ${where}${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`));
       assert.match(r.stderr, reason);
     }
   }

@@ -2,7 +2,7 @@
 // forward's own path (a route, a group, or direct). Half-close and resets cross as on the mixed port.
 
 import * as net from 'node:net';
-import { TunnelError, toTunnelError } from '../errors.js';
+import { listenFailed, TunnelError, toTunnelError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { resetSocket, splice } from '../link/splice.js';
 import { formatTarget, type Target } from '../wire/address.js';
@@ -56,9 +56,8 @@ export async function startForward(given: Forward, router: Router, log: Logger):
       resolve();
     });
   }).catch((err: unknown) => {
-    throw new TunnelError('config', `forward: cannot listen on ${formatTarget(forward.listen)}`, {
-      cause: err,
-    });
+    const failed = listenFailed(formatTarget(forward.listen), err, '--forward (or [[forwards]] listen)');
+    throw new TunnelError('config', `forward: ${failed.message}`, { cause: err });
   });
   server.on('error', (err) => log.warn(`forward ${formatTarget(forward.listen)}: ${err.message}`));
   const bound = server.address() as net.AddressInfo;

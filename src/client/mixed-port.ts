@@ -5,9 +5,9 @@
 
 import net from 'node:net';
 import type { Socket } from 'node:net';
-import { outOfDescriptors, TunnelError } from '../errors.js';
+import { listenFailed, outOfDescriptors } from '../errors.js';
 import { descriptorShortage } from '../log.js';
-import type { Target } from '../wire/address.js';
+import { formatTarget, type Target } from '../wire/address.js';
 import { createPortConnection, type FrontEndOptions, type PortConnection } from '../proxy/connection.js';
 import { createHttpProxy } from '../proxy/http-proxy.js';
 import { serveSocks4, serveSocks5 } from '../proxy/socks-server.js';
@@ -50,7 +50,7 @@ export async function startMixedPort(listen: Target, opts: FrontEndOptions): Pro
       resolve();
     });
   }).catch((err: unknown) => {
-    throw new TunnelError('config', `cannot listen on ${listen.host}:${listen.port}`, { cause: err });
+    throw listenFailed(formatTarget(listen), err, '--listen');
   });
   // Errors after listening (EMFILE on accept) must not crash the daemon: log and keep serving. Running
   // out of file descriptors comes as a flood, reported once a second with a count.

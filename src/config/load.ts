@@ -150,7 +150,7 @@ export async function relayOptionsFrom(
   s: RelaySettings,
   log: Logger = createLogger(s.logLevel, logWriter(s.observe.logFormat)),
 ): Promise<RelayOptions> {
-  const identity = await loadIdentity(s.keyPath);
+  const identity = await keyOf(s);
   return {
     identity,
     listen: s.listen,
@@ -189,7 +189,7 @@ export async function clientOptionsFrom(
   s: ClientSettings,
   log: Logger = createLogger(s.logLevel, logWriter(s.observe.logFormat)),
 ): Promise<ClientOptions> {
-  const identity = await loadIdentity(s.keyPath);
+  const identity = await keyOf(s);
   await loadHopKeys(s);
   return {
     identity,
@@ -200,4 +200,18 @@ export async function clientOptionsFrom(
     limits: s.limits,
     log,
   };
+}
+
+/**
+ * The key file of the settings, its failure prefixed by where it was named (`client.toml: key: FILE:
+ * no such file or directory`), as README says of every configuration error. Rejects with that
+ * TunnelError('config').
+ */
+export async function keyOf(s: { keyPath: string; keyWhere?: string }): Promise<Identity> {
+  try {
+    return await loadIdentity(s.keyPath);
+  } catch (err) {
+    if (s.keyWhere === undefined || !(err instanceof TunnelError)) throw err;
+    throw new TunnelError(err.code, `${s.keyWhere}: ${err.message}`, { cause: err });
+  }
 }

@@ -103,9 +103,13 @@ function defaultValue(inputs: Inputs, names: Names): { action: Action; via?: Rou
     return { action: Object.freeze({ kind: 'route', route }), via: route };
   }
   if (defaultAction === undefined) {
+    // Named by the config file when there is one: that is where the user will add it.
+    const file = [...inputs.values()].find((g) => g.origin.kind === 'file')?.origin;
     throw new TunnelError(
       'config',
-      'missing --via SHARE[,SHARE...] or --default ACTION (or `via` or `default` in the config file)',
+      file?.kind === 'file'
+        ? `${file.file}: missing \`via\` or \`default\` (the path for targets no rule matches), or give --via SHARE[,SHARE...] or --default ACTION`
+        : 'missing --via SHARE[,SHARE...] or --default ACTION (or `via` or `default` in the config file)',
     );
   }
   return { action: defaultAction };

@@ -23,6 +23,7 @@ import {
   optionalString,
   parseListen,
   reasonOf,
+  where,
   type Given,
   type Inputs,
 } from './inputs.js';
@@ -62,6 +63,8 @@ export const DEFAULT_CLIENT_LISTEN: Target = { host: '127.0.0.1', port: 1080 };
 export interface RelaySettings {
   /** The key file: as given for a flag; for a config file, relative to that file's directory. */
   readonly keyPath: string;
+  /** Where the key was given, for a key file's error: `relay.toml: key` or `--key`. */
+  readonly keyWhere?: string;
   readonly listen: Target;
   readonly advertise?: string;
   readonly allow: readonly string[];
@@ -75,6 +78,8 @@ export interface RelaySettings {
 
 export interface ClientSettings {
   readonly keyPath: string;
+  /** Where the key was given, for a key file's error: `client.toml: key` or `--key`. */
+  readonly keyWhere?: string;
   readonly listen: Target;
   /** Rules and default (a RoutingTable), the forwards, and the names they were built from. */
   readonly routing: RoutingSettings;
@@ -115,6 +120,7 @@ export function validateRelay(inputs: Inputs): RelaySettings {
   const advertise = optionalString(inputs, 'advertise');
   return {
     keyPath,
+    keyWhere: where(inputs.get('key')!, 'key'),
     listen,
     ...(advertise === undefined ? {} : { advertise: hostValue(inputs.get('advertise')!, advertise) }),
     allow: [...new Set(allow)],
@@ -134,7 +140,7 @@ export function validateRelay(inputs: Inputs): RelaySettings {
 export function validateClient(inputs: Inputs): ClientSettings {
   checkKnownKeys(inputs, 'client');
   const keyPath = keyPathValue(inputs, 'client');
-  return { keyPath, ...validateClientExceptKey(inputs) };
+  return { keyPath, keyWhere: where(inputs.get('key')!, 'key'), ...validateClientExceptKey(inputs) };
 }
 
 /**

@@ -78,6 +78,15 @@ export class Session extends EventEmitter implements StreamHost {
   /** performance.now() when the link came up, for `ett status`. */
   readonly startedAt = performance.now();
 
+  /**
+   * A frame has come from the peer: for a client, proof the relay accepted our key (it PINGs at once
+   * when it does; under TLS 1.3 a refusal comes only after our handshake has finished). The
+   * 'accepted' event fires once, at that frame.
+   */
+  get accepted(): boolean {
+    return this.gotFrame;
+  }
+
   constructor(
     private readonly socket: Duplex,
     private readonly opts: SessionOptions,
@@ -220,7 +229,10 @@ export class Session extends EventEmitter implements StreamHost {
     }
     for (const f of frames) {
       if (this.closed) return;
-      this.gotFrame = true;
+      if (!this.gotFrame) {
+        this.gotFrame = true;
+        this.emit('accepted');
+      }
       this.onFrame(f);
     }
   }

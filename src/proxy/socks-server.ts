@@ -34,8 +34,9 @@ import {
   encodeUserPassReply,
 } from '../wire/socks5.js';
 import { SOCKS4_CMD_CONNECT, decodeSocks4Request, encodeSocks4Reply } from '../wire/socks4.js';
-import type { PortConnection } from './connection.js';
+import type { FrontEndOptions, PortConnection } from './connection.js';
 import { serveUdpAssociate } from './socks-udp.js';
+import { PerSecond, type Logger } from '../log.js';
 
 /**
  * Serves one SOCKS5 connection whose first bytes (`first`, starting with 0x05) were already read.
@@ -73,7 +74,7 @@ async function socks5(conn: PortConnection, reader: HeadReader): Promise<void> {
   }
   const method = chooseMethod(greeting.methods, opts.socksUsers !== undefined);
   if (method === METHOD_NONE_ACCEPTABLE) {
-    opts.log.debug(`${conn.label}: socks5: no acceptable authentication method`);
+    loginRefused(opts, conn.label, opts.socksUsers ? 'socks5: no login offered' : 'socks5: no usable method');
     refuse(encodeMethodReply(METHOD_NONE_ACCEPTABLE));
     return;
   }
@@ -91,7 +92,7 @@ async function socks5(conn: PortConnection, reader: HeadReader): Promise<void> {
     }
     if (!ok) {
       // Uniform and silent to the app; the log says only that it happened (never who or with what).
-      opts.log.debug(`${conn.label}: socks5: authentication failed`);
+      loginRefused(opts, conn.label, 'socks5: wrong username or password');
       refuse(encodeUserPassReply(false));
       return;
     }
@@ -142,7 +143,7 @@ async function socks4(conn: PortConnection, reader: HeadReader): Promise<void> {
   conn.headDone();
   if (opts.socksUsers !== undefined) {
     // SOCKS4 carries no password: with a gate configured it would be a way around it.
-    opts.log.debug(`${conn.label}: socks4: refused, users are configured and SOCKS4 cannot authenticate`);
+    loginRefused(opts, conn.label, 'socks4 cannot log in and socks_users are configured');
     refuse(encodeSocks4Reply(ERROR_TABLE['auth-failed'].socks4));
     return;
   }
@@ -301,4 +302,21 @@ class HeadReader {
     this.buf = Buffer.alloc(0);
     return rest;
   }
+}
+
+// One rate-limited info line per logger (one per daemon) for refused SOCKS logins: a user whose
+// program lacks the login sees why at the default level, and a password-guessing flood stays one line
+// a second. Never the username or password tried.
+const loginRefusals = new WeakMap<Logger, PerSecond>();
+
+function loginRefused(opts: FrontEndOptions, label: string, why: string): void {
+  let counter = loginRefusals.get(opts.log);
+  if (counter === undefined) {
+    const log = opts.log;
+    counter = new PerSecond((n, detail) =>
+      log.info(`SOCKS login refused ${n === 1 ? '' : `${n} times in a second, latest `}${detail}`),
+    );
+    loginRefusals.set(log, counter);
+  }
+  counter.add(`from ${label} (${why})`);
 }

@@ -349,3 +349,13 @@ function maskBytes(bytes: Uint8Array, prefix: number): Uint8Array {
   }
   return out;
 }
+
+/**
+ * True for names that are loopback by definition (RFC 6761 §6.3: `localhost`, `localhost.` and every
+ * name under `localhost`), in any case. The exit treats them as the loopback addresses without asking
+ * the resolver, so the policy decides (and refuses them by default) instead of a DNS failure. Never throws.
+ */
+export function isLoopbackName(host: string): boolean {
+  const name = host.toLowerCase().replace(/\.$/, '');
+  return name === 'localhost' || name.endsWith('.localhost');
+}

@@ -116,14 +116,34 @@ test('default policy: every odd loopback form is refused and never reaches the s
   assert.equal(accepted(), 0);
 });
 
-test('default policy: localhost resolves, is refused, and the message names only the rule', async () => {
-  const err = await rejectsWith(
-    dialExit({ host: 'localhost', port: v4.port }, opts({ lookup: undefined })),
-    'policy',
-  );
-  assert.match(err.message, /^refused by exit policy rule "reject (127\.0\.0\.0\/8|\[::1\]):\*"$/);
+test('default policy: localhost names (RFC 6761) are refused before any lookup, naming the rule', async () => {
+  for (const host of ['localhost', 'localhost.', 'LocalHost', 'app.localhost', 'a.b.localhost.']) {
+    // neverLookup throws if called: the name is loopback by definition, not the resolver's to answer.
+    const err = await rejectsWith(dialExit({ host, port: v4.port }, opts()), 'policy');
+    assert.equal(
+      err.message,
+      'refused by exit policy rule "reject 127.0.0.0/8:*" (a localhost name is loopback by definition, RFC 6761; never looked up)',
+      host,
+    );
+  }
   await sleep(20);
   assert.equal(accepted(), 0);
+});
+
+test('a localhost name is the loopback addresses to an owner who accepts them', async () => {
+  const policy = buildExitPolicy([parseExitRule(`accept 127.0.0.1:${v4.port}`)], []);
+  const s = await dialExit({ host: 'app.localhost.', port: v4.port }, opts({ policy }));
+  s.destroy();
+  for (let i = 0; i < 100 && accepted() < 1; i++) await sleep(10);
+  assert.equal(accepted(), 1);
+});
+
+test('names that only end like localhost are looked up as usual', async () => {
+  const seen: string[] = [];
+  const lookup = async (host: string): Promise<string[]> => (seen.push(host), ['10.0.0.1']);
+  await rejectsWith(dialExit({ host: 'notlocalhost', port: 80 }, opts({ lookup })), 'policy');
+  await rejectsWith(dialExit({ host: 'localhost.example', port: 80 }, opts({ lookup })), 'policy');
+  assert.deepEqual(seen, ['notlocalhost', 'localhost.example']);
 });
 
 test('a resolver answer with any approved address is still refused if none is approved', async () => {

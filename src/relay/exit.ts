@@ -19,7 +19,7 @@ import { TunnelError, toTunnelError } from '../errors.js';
 import { keepReplyOnWriteError } from '../link/splice.js';
 import type { Target } from '../wire/address.js';
 import { formatIp, parseIp, parseIpLoose, unmapIp, type IpAddress } from '../wire/ip.js';
-import { evaluateExitPolicy, type ExitRule, type Verdict } from './exit-policy.js';
+import { evaluateExitPolicy, isLoopbackName, type ExitRule, type Verdict } from './exit-policy.js';
 
 export interface ExitOptions {
   readonly policy: readonly ExitRule[];
@@ -62,7 +62,12 @@ export async function dialExit(target: Target, opts: ExitOptions): Promise<Socke
   if (opts.signal?.aborted) onCallerAbort();
   else opts.signal?.addEventListener('abort', onCallerAbort, { once: true });
   try {
-    const candidates = literal ? [literal] : await resolve(host, opts.lookup ?? defaultLookup, ac.signal);
+    const loopback = !literal && isLoopbackName(host);
+    const candidates = literal
+      ? [literal]
+      : loopback
+        ? LOOPBACK
+        : await resolve(host, opts.lookup ?? defaultLookup, ac.signal);
     const approved: IpAddress[] = [];
     let refusal: Verdict | undefined;
     for (const ip of candidates) {
@@ -72,7 +77,8 @@ export async function dialExit(target: Target, opts: ExitOptions): Promise<Socke
     }
     if (approved.length === 0) {
       if (!refusal) throw new TunnelError('host-unreachable', 'name has no usable address');
-      throw new TunnelError('policy', `refused by exit policy rule "${refusal.rule.text}"`);
+      const why = loopback ? ' (a localhost name is loopback by definition, RFC 6761; never looked up)' : '';
+      throw new TunnelError('policy', `refused by exit policy rule "${refusal.rule.text}"${why}`);
     }
     let lastError: unknown;
     for (const ip of approved) {
@@ -92,6 +98,9 @@ export async function dialExit(target: Target, opts: ExitOptions): Promise<Socke
     opts.signal?.removeEventListener('abort', onCallerAbort);
   }
 }
+
+// What a localhost name stands for (RFC 6761 §6.3), in the order a resolver would give them.
+const LOOPBACK: readonly IpAddress[] = [parseIp('127.0.0.1')!, parseIp('::1')!];
 
 async function defaultLookup(host: string): Promise<string[]> {
   const found = await dnsLookup(host, { all: true, verbatim: true });

@@ -12,7 +12,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import * as tls from 'node:tls';
-import { outOfDescriptors, toTunnelError } from '../errors.js';
+import { listenFailed, outOfDescriptors, toTunnelError } from '../errors.js';
 import { descriptorShortage, PerSecond } from '../log.js';
 import { encodeHeader, GO_AWAY_INTERNAL_ERROR, TYPE_GO_AWAY } from '../link/frame.js';
 import { Census, linkMeter } from '../link/census.js';
@@ -229,6 +229,8 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
       server.off('error', reject);
       resolve();
     });
+  }).catch((err: unknown) => {
+    throw listenFailed(formatTarget(opts.listen), err, '--listen');
   });
   server.on('error', (err) => {
     const errno = outOfDescriptors(err);

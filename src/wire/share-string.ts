@@ -64,7 +64,7 @@ function decodePin(text: string): Buffer {
     if (core.length !== 43) {
       throw new TunnelError(
         'config',
-        `pin must be 43 base64 characters (44 with '='), got ${body.length}: is it a SHA-256 pin?`,
+        `pin must be 43 base64 characters (44 with '='), got ${core.length}${padding(body.length - core.length)}: is it a SHA-256 pin?`,
       );
     }
     throw new TunnelError(
@@ -78,6 +78,11 @@ function decodePin(text: string): Buffer {
     throw new TunnelError('config', 'pin is not canonical base64: its last character has stray low bits');
   }
   return bytes;
+}
+
+/** How the '=' after a pin's characters reads in a message: ` and one '='`, or nothing. */
+function padding(n: number): string {
+  return n === 0 ? '' : ` and ${n === 1 ? "one '='" : `${n} '='`}`;
 }
 
 function toBase64(bytes: Uint8Array): string {
