@@ -53,6 +53,10 @@ export interface Limits {
   readonly controlIdleTimeoutMs: number;
   /** Streams a status snapshot lists (the oldest first); the total is always given. */
   readonly statusStreamsMax: number;
+  /** DNS port: TCP connections served at once; more are closed at accept. */
+  readonly dnsTcpConnectionsMax: number;
+  /** DNS port: a TCP connection that sends no complete query for this long is closed, ms. */
+  readonly dnsTcpIdleTimeoutMs: number;
 }
 
 export const DEFAULT_LIMITS: Limits = Object.freeze({
@@ -81,6 +85,8 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   controlLineMax: 4096,
   controlIdleTimeoutMs: 30_000,
   statusStreamsMax: 200,
+  dnsTcpConnectionsMax: 64,
+  dnsTcpIdleTimeoutMs: 10_000,
 });
 
 export const LIMIT_NAMES = Object.keys(DEFAULT_LIMITS) as (keyof Limits)[];

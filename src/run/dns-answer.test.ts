@@ -47,11 +47,7 @@ test('A: the table address, same for the same name; the header and answer bytes'
     r,
     hex('72af 8580 0001 0001 0000 0000 0178 0179 00 0001 0001 c00c 0001 0001 0000003c 0004 f0000001'),
   );
-  assert.deepEqual(
-    answerDns(table, query('X.Y', 1))!.subarray(-4),
-    hex('f0000001'),
-    'case folded',
-  );
+  assert.deepEqual(answerDns(table, query('X.Y', 1))!.subarray(-4), hex('f0000001'), 'case folded');
   assert.equal(table.nameFor('240.0.0.1'), 'x.y');
 });
 
