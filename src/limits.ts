@@ -61,6 +61,10 @@ export interface Limits {
   readonly udpBytesInFlight: number;
   /** UDP associations a relay holds at once for one client key; more are refused with `limit`. */
   readonly udpAssociationsPerClient: number;
+  /** DNS port: TCP connections served at once; more are closed at accept. */
+  readonly dnsTcpConnectionsMax: number;
+  /** DNS port: a TCP connection that sends no complete query for this long is closed, ms. */
+  readonly dnsTcpIdleTimeoutMs: number;
 }
 
 export const DEFAULT_LIMITS: Limits = Object.freeze({
@@ -93,6 +97,8 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   udpDatagramsPerSecond: 20_000,
   udpBytesInFlight: 1024 * 1024,
   udpAssociationsPerClient: 256,
+  dnsTcpConnectionsMax: 64,
+  dnsTcpIdleTimeoutMs: 10_000,
 });
 
 export const LIMIT_NAMES = Object.keys(DEFAULT_LIMITS) as (keyof Limits)[];

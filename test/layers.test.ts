@@ -26,7 +26,15 @@ const RANK: Record<string, number> = {
 };
 
 /** Pure modules: no node: imports except these value-free helpers. */
-const PURE = ['wire/', 'link/frame.ts', 'link/open.ts', 'relay/exit-policy.ts', 'run/names.ts', 'run/elf.ts'];
+const PURE = [
+  'wire/',
+  'link/frame.ts',
+  'link/open.ts',
+  'relay/exit-policy.ts',
+  'run/names.ts',
+  'run/elf.ts',
+  'run/dns-answer.ts',
+];
 
 function sources(dir: string): string[] {
   const out: string[] = [];
