@@ -11,6 +11,7 @@ import {
   loadClientSettings,
   loadHopKeys,
 } from '../config/load.js';
+import { openProxyWarning } from '../config/warnings.js';
 import { createLogger, logWriter } from '../log.js';
 import { formatTarget } from '../wire/address.js';
 import { shortPin } from '../wire/share-string.js';
@@ -18,6 +19,7 @@ import { parseFlags, say, waitForShutdown } from './common.js';
 import { logIgnoredSignals } from './signals.js';
 import { NO_FILE, startReloader } from './reloader.js';
 import { startSeeing } from './seeing.js';
+import { clientWarnings, printWarning } from './startup-warnings.js';
 
 const OPTIONS = {
   key: { type: 'string' },
@@ -46,6 +48,8 @@ export async function client(args: string[]): Promise<number> {
   const limits = liveLimits(settings.limits);
   const log = createLogger(settings.logLevel, logWriter(settings.observe.logFormat));
   const opts = { ...(await clientOptionsFrom(settings, log)), limits };
+  // Open proxy, open-files limit: on stderr whatever the log level.
+  for (const w of clientWarnings(settings)) printWarning(settings.observe.logFormat, w);
   const handle = await startClient(opts);
   const { rules, forwards } = settings.routing;
   opts.log.info(
@@ -73,6 +77,9 @@ export async function client(args: string[]): Promise<number> {
         forwards,
         ...(next.socksUsers === undefined ? {} : { socksUsers: next.socksUsers }),
       });
+      // A reload that drops the last SOCKS login opens the port: say so (the listen address is kept).
+      const warning = openProxyWarning(next);
+      if (warning !== null && openProxyWarning(running) === null) log.warn(warning);
       Object.assign(limits, next.limits);
       log.setLevel(next.logLevel);
       running = next;

@@ -11,6 +11,7 @@ import { parseFlags, say, waitForShutdown } from './common.js';
 import { logIgnoredSignals } from './signals.js';
 import { NO_FILE, startReloader } from './reloader.js';
 import { startSeeing } from './seeing.js';
+import { printWarning, relayWarnings } from './startup-warnings.js';
 
 const OPTIONS = {
   key: { type: 'string' },
@@ -40,14 +41,8 @@ export async function relay(args: string[]): Promise<number> {
   const limits = liveLimits(settings.limits);
   const log = createLogger(settings.logLevel, logWriter(settings.observe.logFormat));
   const opts = { ...(await relayOptionsFrom(settings, log)), limits };
-  // Not through the logger: a log level of `error` or `silent` must not hide this.
-  const warning = openRelayWarning(settings);
-  if (warning !== null) {
-    // With --log-format json every stderr line is one object, this one too.
-    const json = settings.observe.logFormat === 'json';
-    const time = new Date().toISOString();
-    process.stderr.write((json ? JSON.stringify({ time, level: 'warn', msg: warning }) : warning) + '\n');
-  }
+  // Open relay, unreachable share string, open-files limit: on stderr whatever the log level.
+  for (const w of relayWarnings(settings)) printWarning(settings.observe.logFormat, w);
   const handle = await startRelay(opts);
   const who = settings.allowAny ? 'any client key' : `${settings.allow.length} allowed client key(s)`;
   opts.log.info(`relay ${shortPin(opts.identity.pin)} serving ${who}`);
