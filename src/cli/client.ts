@@ -11,7 +11,6 @@ import {
   loadClientSettings,
   loadHopKeys,
 } from '../config/load.js';
-import { openProxyWarning } from '../config/warnings.js';
 import { createLogger, logWriter } from '../log.js';
 import { formatTarget } from '../wire/address.js';
 import { shortPin } from '../wire/share-string.js';
@@ -19,7 +18,7 @@ import { parseFlags, say, waitForShutdown } from './common.js';
 import { logIgnoredSignals } from './signals.js';
 import { NO_FILE, startReloader } from './reloader.js';
 import { startSeeing } from './seeing.js';
-import { clientWarnings, printWarning } from './startup-warnings.js';
+import { clientWarnings, printWarning, reloadWarnings } from './startup-warnings.js';
 
 const OPTIONS = {
   key: { type: 'string' },
@@ -77,9 +76,9 @@ export async function client(args: string[]): Promise<number> {
         forwards,
         ...(next.socksUsers === undefined ? {} : { socksUsers: next.socksUsers }),
       });
-      // A reload that drops the last SOCKS login opens the port: say so (the listen address is kept).
-      const warning = openProxyWarning(next);
-      if (warning !== null && openProxyWarning(running) === null) log.warn(warning);
+      // A reload that drops the last SOCKS login opens the port, or raises limits past the open-files
+      // limit: say so (the listen address is kept).
+      for (const w of reloadWarnings(clientWarnings, running, next)) log.warn(w);
       Object.assign(limits, next.limits);
       log.setLevel(next.logLevel);
       running = next;

@@ -4,14 +4,13 @@
 import { relayChanges } from '../config/changes.js';
 import { flagInputs, liveLimits, loadRelaySettings, relayOptionsFrom } from '../config/load.js';
 import { createLogger, logWriter } from '../log.js';
-import { openRelayWarning } from '../config/warnings.js';
 import { startRelay } from '../relay/relay.js';
 import { shortPin } from '../wire/share-string.js';
 import { parseFlags, say, waitForShutdown } from './common.js';
 import { logIgnoredSignals } from './signals.js';
 import { NO_FILE, startReloader } from './reloader.js';
 import { startSeeing } from './seeing.js';
-import { printWarning, relayWarnings } from './startup-warnings.js';
+import { printWarning, relayWarnings, reloadWarnings } from './startup-warnings.js';
 
 const OPTIONS = {
   key: { type: 'string' },
@@ -55,8 +54,7 @@ export async function relay(args: string[]): Promise<number> {
       if (file === undefined) return [NO_FILE];
       const { settings: next, lines } = relayChanges(running, await loadRelaySettings(flags, file));
       handle.reconfigure(next);
-      const warning = openRelayWarning(next);
-      if (warning !== null && openRelayWarning(running) === null) log.warn(warning);
+      for (const w of reloadWarnings(relayWarnings, running, next)) log.warn(w);
       Object.assign(limits, next.limits);
       log.setLevel(next.logLevel);
       running = next;

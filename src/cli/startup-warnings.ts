@@ -53,3 +53,12 @@ export function clientWarnings(s: ClientSettings): string[] {
   ];
   return all.filter((w): w is string => w !== null);
 }
+
+/**
+ * What a reload says (at warn): each warning the new settings raise that the running ones did not (a
+ * login removed, an exit policy emptied, limits raised past the open-files limit).
+ */
+export function reloadWarnings<S>(warnings: (s: S) => string[], running: S, next: S): string[] {
+  const was = new Set(warnings(running));
+  return warnings(next).filter((w) => !was.has(w));
+}

@@ -174,6 +174,45 @@ test('open-files limit of 1024 with limits that fit in it: no warning', async ()
   assert.match(err, /serving 1 allowed client key/);
 });
 
+test('a reload that raises the limits past the open-files limit: the warning then, once', async () => {
+  const small = [
+    `key = "${key.file}"`,
+    'listen = "127.0.0.1:0"',
+    `allow = ["${key.pin}"]`,
+    '[limits]',
+    'handshakes_in_flight = 16',
+    'exit_sockets_per_client = 500',
+    'udp_associations_per_client = 16',
+  ];
+  const file = await writeConfig('grow.toml', [...small, 'links_max = 100']);
+  const relay = spawnEtt(cleanup, ['relay', '--config', file], 1024);
+  await relay.waitForLine(/listening/);
+  assert.doesNotMatch(relay.stderr(), /open-files limit/);
+  await writeConfig('grow.toml', [...small, 'links_max = 5000']);
+  relay.signal('SIGHUP');
+  const need = openFilesNeeded(
+    {
+      ...DEFAULT_LIMITS,
+      handshakesInFlight: 16,
+      exitSocketsPerClient: 500,
+      udpAssociationsPerClient: 16,
+      linksMax: 5000,
+    },
+    'relay',
+  );
+  await relay.waitForLine(new RegExp(` warn warning: the open-files limit is 1024, below the ${need} `), {
+    stderr: true,
+  });
+  await relay.waitForLine(/reload: /, { stderr: true });
+  relay.signal('SIGHUP'); // the same file again: nothing new to say
+  await waitFor(
+    () => relay.errLines.filter((l) => /reload: no changes/.test(l)).length === 1,
+    10_000,
+    'second reload',
+  );
+  assert.equal(relay.errLines.filter((l) => /open-files limit/.test(l)).length, 1, relay.stderr());
+});
+
 /** The streams the relay's `exit:` info lines report: 1 for a single one, N for "N streams refused". */
 function refusalsCounted(lines: string[]): number {
   let n = 0;
