@@ -5,7 +5,10 @@
 // - their LimitNOFILE is openFilesNeeded(DEFAULT_LIMITS) (so the two cannot drift), and the hardening
 //   the README promises is there;
 // - their commands work: ExecStartPre, ExecStart and ExecReload run as written (paths moved into a
-//   temp dir, no systemd needed), the relay makes its key once, serves, and reloads on the SIGHUP.
+//   temp dir, no systemd needed), the relay makes its key once, serves, and reloads on the SIGHUP;
+// - the relay's system calls and socket families (traced with strace while it serves a client and a
+//   status request) all lie within the unit's SystemCallFilter= and RestrictAddressFamilies=, as
+//   `systemd-analyze syscall-filter` expands them (skipped without strace or systemd-analyze).
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -13,12 +16,25 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
 import { DEFAULT_LIMITS, openFilesNeeded } from '../../src/limits.js';
-import { CHILD_ENV, Cleanup, ETT, Proc, REPO_ROOT, keygen, tempDir } from '../support/proc.js';
+import {
+  CHILD_ENV,
+  Cleanup,
+  curl,
+  ETT,
+  Proc,
+  REPO_ROOT,
+  keygen,
+  sleep,
+  tempDir,
+  waitFor,
+} from '../support/proc.js';
+import { startHttpTarget, testBody } from '../support/servers.js';
 
 const cleanup = new Cleanup();
 after(() => cleanup.run());
 
 const UNITS = { relay: 'ett-relay.service', client: 'ett-client.service' } as const;
+const STRACE = spawnSync('sh', ['-c', 'command -v strace'], { encoding: 'utf8' }).stdout.trim();
 const ANALYZE = spawnSync('sh', ['-c', 'command -v systemd-analyze'], { encoding: 'utf8' }).stdout.trim();
 
 async function unitText(role: keyof typeof UNITS): Promise<string> {
@@ -179,3 +195,121 @@ test('the client unit: serves from %E/ett/client.toml, reloads on ExecReload', a
   await client.waitForLine(/reload: /, { stderr: true });
   assert.ok(client.alive);
 });
+
+/** The system calls a SystemCallFilter= allow list names, its @groups expanded as systemd-analyze lists them. */
+function allowedSyscalls(filters: string[]): Set<string> {
+  const text = spawnSync(ANALYZE, ['syscall-filter'], { encoding: 'utf8', timeout: 30_000 }).stdout;
+  const groups = new Map<string, string[]>();
+  let group: string[] | undefined;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('@')) groups.set(line.split(/\s/)[0]!, (group = []));
+    else if (group && /^\s+[@a-z0-9_]/.test(line)) group.push(line.trim().split(/\s/)[0]!);
+  }
+  const out = new Set<string>();
+  const add = (name: string, depth: number): void => {
+    if (!name.startsWith('@')) out.add(name);
+    else if (depth < 10) for (const n of groups.get(name) ?? []) add(n, depth + 1);
+  };
+  for (const line of filters) for (const name of line.split(/\s+/)) add(name, 0);
+  return out;
+}
+
+test(
+  "the relay stays within the unit's SystemCallFilter= and RestrictAddressFamilies= while it serves",
+  {
+    timeout: 120_000,
+    skip: !STRACE ? 'strace is not installed' : !ANALYZE ? 'systemd-analyze is not installed' : false,
+  },
+  async () => {
+    const unit = await unitText('relay');
+    const allowed = allowedSyscalls(values(unit, 'SystemCallFilter'));
+    assert.ok(allowed.has('read') && allowed.has('epoll_wait'), 'the groups expanded');
+    const families = new Set(one(unit, 'RestrictAddressFamilies').split(' '));
+    const dir = await tempDir(cleanup);
+    const target = await startHttpTarget(cleanup, testBody(64 * 1024, 'seccomp'));
+    const relayKey = await keygen(dir, 'relay');
+    const clientKey = await keygen(dir, 'client');
+    const trace = path.join(dir, 'relay.trace');
+    const control = path.join(dir, 'control.sock');
+    // As ExecStart= runs it (--config aside), under strace: the relay is strace's child.
+    const traced = new Proc(STRACE, [
+      '-f',
+      '-qq',
+      '-o',
+      trace,
+      process.execPath,
+      ETT,
+      'relay',
+      '--key',
+      relayKey.file,
+      '--listen',
+      '127.0.0.1:0',
+      '--allow',
+      clientKey.pin,
+      '--exit',
+      `accept 127.0.0.1:${target.port}`,
+      '--control',
+      control,
+    ]);
+    let relayPid = 0;
+    const stop = async (): Promise<void> => {
+      if (relayPid !== 0) process.kill(relayPid, 'SIGTERM'); // the relay itself: strace then ends with it
+      await traced.stop(10_000);
+    };
+    cleanup.add(stop);
+    const line = await traced.waitForLine(/ett relay listening: ett:\/\//, { timeoutMs: 60_000 });
+    const children = await fs.readFile(`/proc/${traced.pid}/task/${traced.pid}/children`, 'utf8');
+    relayPid = Number(children.trim().split(' ')[0]);
+    assert.ok(relayPid > 0, "the relay's pid");
+    const share = /(ett:\/\/\S+)/.exec(line)![1]!;
+    const client = new Proc(process.execPath, [
+      ETT,
+      'client',
+      '--key',
+      clientKey.file,
+      '--listen',
+      '127.0.0.1:0',
+      '--via',
+      share,
+      '--control',
+      'off',
+    ]);
+    cleanup.add(async () => {
+      await client.stop();
+    });
+    const proxy = /listening on (\S+:\d+)/.exec(await client.waitForLine(/listening on \S+:\d+/))![1]!;
+    const ok = await curl([
+      '--socks5-hostname',
+      proxy,
+      '-o',
+      '/dev/null',
+      `http://127.0.0.1:${target.port}/`,
+    ]);
+    assert.equal(ok.code, 0, ok.stderr);
+    const refused = await curl(['--socks5-hostname', proxy, 'http://127.0.0.1:9/']);
+    assert.equal(refused.code, 97);
+    const status = spawnSync(process.execPath, [ETT, 'status', '--control', control], {
+      encoding: 'utf8',
+      env: CHILD_ENV,
+      timeout: 20_000,
+    });
+    assert.equal(status.status, 0, status.stderr);
+    process.kill(relayPid, 'SIGHUP');
+    await traced.waitForLine(/reload: /, { stderr: true });
+    await client.stop();
+    process.kill(relayPid, 'SIGTERM');
+    relayPid = 0;
+    await traced.exited;
+    await sleep(0);
+    const text = await fs.readFile(trace, 'utf8');
+    const used = new Set([...text.matchAll(/^\d+\s+([a-z0-9_]+)\(/gm)].map((m) => m[1]!));
+    assert.ok(used.has('epoll_wait') || used.has('epoll_pwait'), 'the trace holds the event loop');
+    const outside = [...used].filter((n) => !allowed.has(n)).sort();
+    assert.deepEqual(outside, [], 'system calls outside SystemCallFilter= (fix the unit)');
+    const opened = new Set([...text.matchAll(/\bsocket\((AF_[A-Z0-9]+)/g)].map((m) => m[1]!));
+    assert.ok(opened.has('AF_INET'));
+    const foreign = [...opened].filter((f) => !families.has(f)).sort();
+    assert.deepEqual(foreign, [], 'socket families outside RestrictAddressFamilies=');
+    await waitFor(() => !traced.alive, 10_000, 'strace to end');
+  },
+);
