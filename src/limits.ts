@@ -107,3 +107,28 @@ export const LIMIT_NAMES = Object.keys(DEFAULT_LIMITS) as (keyof Limits)[];
 export function withLimits(overrides: Partial<Limits> = {}): Limits {
   return Object.freeze({ ...DEFAULT_LIMITS, ...overrides });
 }
+
+/** Descriptors a process needs beyond what the limits count: listeners, stdio, the log, DNS, timers. */
+export const OPEN_FILES_RESERVE = 64;
+
+/**
+ * The open-files limit (RLIMIT_NOFILE) that lets a daemon reach its limits rather than run out of
+ * descriptors first. One formula, used by the start-up warning and matched by the systemd units:
+ * - relay: every link (`linksMax`) and handshake (`handshakesInFlight`) at once, one client key's full
+ *   share of exit sockets (`exitSocketsPerClient`) and UDP associations (`udpAssociationsPerClient`),
+ *   the control connections, and the reserve;
+ * - client: one link's full share of streams (`streamsPerLink`, one application socket each), a link per
+ *   hop of the longest route (`pathLengthMax`), the control connections, and the reserve.
+ * Several keys at their full share need more; this is the floor below which the defaults cannot be met.
+ */
+export function openFilesNeeded(limits: Limits, role: 'relay' | 'client'): number {
+  const control = limits.controlConnectionsMax + OPEN_FILES_RESERVE;
+  if (role === 'client') return limits.streamsPerLink + limits.pathLengthMax + control;
+  return (
+    limits.linksMax +
+    limits.handshakesInFlight +
+    limits.exitSocketsPerClient +
+    limits.udpAssociationsPerClient +
+    control
+  );
+}

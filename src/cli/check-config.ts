@@ -6,7 +6,7 @@ import { TunnelError } from '../errors.js';
 import { clientOptionsFrom, inferRole, keyOf, readConfigFile } from '../config/load.js';
 import { validateClient, validateRelay } from '../config/schema.js';
 import { showClient, showRelay } from '../config/show.js';
-import { openRelayWarning } from '../config/warnings.js';
+import { advertiseWarning, openProxyWarning, openRelayWarning } from '../config/warnings.js';
 import { parseFlags } from './common.js';
 
 const OPTIONS = { role: { type: 'string' } } as const;
@@ -26,13 +26,17 @@ export async function checkConfig(args: string[]): Promise<number> {
   if ((role ?? inferRole(inputs)) === 'relay') {
     const settings = validateRelay(inputs);
     const identity = await keyOf(settings);
-    const warning = openRelayWarning(settings);
-    if (warning !== null) process.stderr.write(warning + '\n');
+    // As at start, but for the open-files limit: that is the running daemon's, not this shell's.
+    for (const w of [openRelayWarning(settings), advertiseWarning(settings)]) {
+      if (w !== null) process.stderr.write(w + '\n');
+    }
     process.stdout.write(showRelay(settings, identity.pin));
   } else {
     const settings = validateClient(inputs);
     // The same loading as at start (the client's key, and every relay's own key file).
     const options = await clientOptionsFrom(settings);
+    const warning = openProxyWarning(settings);
+    if (warning !== null) process.stderr.write(warning + '\n');
     process.stdout.write(showClient(settings, options.identity.pin));
   }
   return 0;

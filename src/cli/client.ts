@@ -18,6 +18,7 @@ import { parseFlags, say, waitForShutdown } from './common.js';
 import { logIgnoredSignals } from './signals.js';
 import { NO_FILE, startReloader } from './reloader.js';
 import { startSeeing } from './seeing.js';
+import { clientWarnings, printWarning, reloadWarnings } from './startup-warnings.js';
 
 const OPTIONS = {
   key: { type: 'string' },
@@ -46,6 +47,8 @@ export async function client(args: string[]): Promise<number> {
   const limits = liveLimits(settings.limits);
   const log = createLogger(settings.logLevel, logWriter(settings.observe.logFormat));
   const opts = { ...(await clientOptionsFrom(settings, log)), limits };
+  // Open proxy, open-files limit: on stderr whatever the log level.
+  for (const w of clientWarnings(settings)) printWarning(settings.observe.logFormat, w);
   const handle = await startClient(opts);
   const { rules, forwards } = settings.routing;
   opts.log.info(
@@ -73,6 +76,9 @@ export async function client(args: string[]): Promise<number> {
         forwards,
         ...(next.socksUsers === undefined ? {} : { socksUsers: next.socksUsers }),
       });
+      // A reload that drops the last SOCKS login opens the port, or raises limits past the open-files
+      // limit: say so (the listen address is kept).
+      for (const w of reloadWarnings(clientWarnings, running, next)) log.warn(w);
       Object.assign(limits, next.limits);
       log.setLevel(next.logLevel);
       running = next;

@@ -4,13 +4,13 @@
 import { relayChanges } from '../config/changes.js';
 import { flagInputs, liveLimits, loadRelaySettings, relayOptionsFrom } from '../config/load.js';
 import { createLogger, logWriter } from '../log.js';
-import { openRelayWarning } from '../config/warnings.js';
 import { startRelay } from '../relay/relay.js';
 import { shortPin } from '../wire/share-string.js';
 import { parseFlags, say, waitForShutdown } from './common.js';
 import { logIgnoredSignals } from './signals.js';
 import { NO_FILE, startReloader } from './reloader.js';
 import { startSeeing } from './seeing.js';
+import { printWarning, relayWarnings, reloadWarnings } from './startup-warnings.js';
 
 const OPTIONS = {
   key: { type: 'string' },
@@ -40,14 +40,8 @@ export async function relay(args: string[]): Promise<number> {
   const limits = liveLimits(settings.limits);
   const log = createLogger(settings.logLevel, logWriter(settings.observe.logFormat));
   const opts = { ...(await relayOptionsFrom(settings, log)), limits };
-  // Not through the logger: a log level of `error` or `silent` must not hide this.
-  const warning = openRelayWarning(settings);
-  if (warning !== null) {
-    // With --log-format json every stderr line is one object, this one too.
-    const json = settings.observe.logFormat === 'json';
-    const time = new Date().toISOString();
-    process.stderr.write((json ? JSON.stringify({ time, level: 'warn', msg: warning }) : warning) + '\n');
-  }
+  // Open relay, unreachable share string, open-files limit: on stderr whatever the log level.
+  for (const w of relayWarnings(settings)) printWarning(settings.observe.logFormat, w);
   const handle = await startRelay(opts);
   const who = settings.allowAny ? 'any client key' : `${settings.allow.length} allowed client key(s)`;
   opts.log.info(`relay ${shortPin(opts.identity.pin)} serving ${who}`);
@@ -60,8 +54,7 @@ export async function relay(args: string[]): Promise<number> {
       if (file === undefined) return [NO_FILE];
       const { settings: next, lines } = relayChanges(running, await loadRelaySettings(flags, file));
       handle.reconfigure(next);
-      const warning = openRelayWarning(next);
-      if (warning !== null && openRelayWarning(running) === null) log.warn(warning);
+      for (const w of reloadWarnings(relayWarnings, running, next)) log.warn(w);
       Object.assign(limits, next.limits);
       log.setLevel(next.logLevel);
       running = next;

@@ -59,6 +59,27 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
   const { limits, log } = opts;
   const census = opts.census ?? new Census('relay');
   let policy = buildExitPolicy(opts.exitRules, ownAddresses(opts.listen.host));
+  let ownerRules = new Set(opts.exitRules.map((r) => r.text));
+  // Streams the exit policy refused, at info and at most a line a second, naming the rule (the
+  // destination stays at debug): a user trying ett on one machine learns why loopback is refused.
+  const policyRefusals = new PerSecond((n, detail) =>
+    log.info(n === 1 ? `exit: ${detail}` : `exit: ${n} streams refused in a second, latest ${detail}`),
+  );
+  const refusalLogged =
+    (dial: Dial, peer: string): Dial =>
+    (target, signal) =>
+      dial(target, signal).catch((err: unknown) => {
+        const e = toTunnelError(err);
+        if (e.code === 'policy') {
+          const rule = /rule "([^"]*)"/.exec(e.message)?.[1];
+          const hint =
+            rule === undefined || ownerRules.has(rule)
+              ? ''
+              : ' (a default rule; an --exit "accept …" rule of your own comes before the defaults)';
+          policyRefusals.add(`client ${peer}: stream ${e.message}${hint}`);
+        }
+        throw err;
+      });
   let allow = opts.allow;
   let allowAny = opts.allowAny;
   // Running out of file descriptors fails exit connects ('limit') and accepts alike; the operator needs
@@ -161,7 +182,7 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
       sockets.delete(sock);
       clients.releaseLink(pin);
     });
-    const dialAsClient = clients.dialerFor(pin, dial);
+    const dialAsClient = refusalLogged(clients.dialerFor(pin, dial), peer);
     const remote = formatTarget({ host: sock.remoteAddress ?? '?', port: sock.remotePort ?? 0 });
     if (sock.alpnProtocol !== ALPN_MUX) {
       log.debug(`client ${peer}: HTTP proxy mode`);
@@ -259,6 +280,7 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
     census,
     reconfigure: (next) => {
       policy = buildExitPolicy(next.exitRules, ownAddresses(opts.listen.host));
+      ownerRules = new Set(next.exitRules.map((r) => r.text));
       allow = next.allow;
       allowAny = next.allowAny;
       for (const [sock, held] of sockets) {

@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url';
 
 /** dist/native/ (this file is dist/src/run/library.js). */
 export const NATIVE_DIR = fileURLToPath(new URL('../../native/', import.meta.url));
+/** The script that builds it, in ett's own directory (a checkout or an installed package alike). */
+const BUILD_SCRIPT = fileURLToPath(new URL('../../../scripts/build-native.mjs', import.meta.url));
 
 /** The library's path in dir, or a sentence saying why there is none (the build's reason if it left one). */
 export async function findLibrary(dir = NATIVE_DIR): Promise<{ path: string } | { why: string }> {
@@ -21,7 +23,7 @@ export async function findLibrary(dir = NATIVE_DIR): Promise<{ path: string } | 
     return {
       why:
         `ett run is unavailable: its preload library (${library}) is missing: ${why.trim()}. ` +
-        `Install a C compiler (e.g. apt-get install gcc) and run \`npm run build\` in ett's directory.`,
+        `Install a C compiler (e.g. apt-get install gcc) and run \`node ${BUILD_SCRIPT}\`.`,
     };
   }
 }
