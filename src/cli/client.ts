@@ -19,7 +19,7 @@ import { logIgnoredSignals } from './signals.js';
 import { NO_FILE, startReloader } from './reloader.js';
 import { startSeeing } from './seeing.js';
 
-const OPTIONS = {
+export const OPTIONS = {
   key: { type: 'string' },
   listen: { type: 'string' },
   via: { type: 'string', multiple: true },

@@ -12,7 +12,7 @@ import { logIgnoredSignals } from './signals.js';
 import { NO_FILE, startReloader } from './reloader.js';
 import { startSeeing } from './seeing.js';
 
-const OPTIONS = {
+export const OPTIONS = {
   key: { type: 'string' },
   listen: { type: 'string' },
   advertise: { type: 'string' },

@@ -1,5 +1,7 @@
 // Every usage text in one place, so `ett help` needs no command module loaded (main.ts loads a
-// command's code only when it runs).
+// command's code only when it runs). These texts are also the source of the man page ett(1) and of the
+// shell completions (cli/docs.ts parses them), so keep their shape: a "Usage:" block, prose
+// paragraphs, and flag lines as "  --flag ARG" padded to column 22, then the description.
 
 export const USAGE = `ett — encrypted TCP tunneler: a local SOCKS5/SOCKS4a/HTTP proxy whose connections travel to
 an ett relay over pinned, mutually authenticated TLS 1.3.
@@ -23,6 +25,7 @@ Usage:
   ett status [--control PATH] [--json] [--watch] [--web]
                                           what a running relay/client holds: links, streams …
   ett reload [--control PATH]             make a running daemon re-read its config file
+  ett completion bash|zsh                 print a shell completion script
   ett help [COMMAND]                      this text, or a command's
 
 Run 'ett COMMAND --help' for a command's flags. Exit status: 0 ok, 2 usage or configuration error,
@@ -171,3 +174,27 @@ changed, one line each (a change that needs a restart says so). A bad file is re
 message on stderr, exit status 2) and the running configuration stays.
 
   --control PATH      the daemon's control socket (default: the only one running)`;
+
+export const COMPLETION_USAGE = `Usage: ett completion bash|zsh
+
+Prints a completion script for the shell named: commands, their flags, and the values of flags that take
+one of a few (log levels, formats, roles). Install it with, e.g.
+  ett completion bash > /etc/bash_completion.d/ett      (or: source <(ett completion bash) in ~/.bashrc)
+  ett completion zsh > "\${fpath[1]}/_ett"              (then restart zsh; compinit must be on)`;
+
+/** Every command with its usage, in the order `ett help` lists them (main.ts dispatches these). */
+export const COMMAND_USAGES: readonly (readonly [string, string])[] = [
+  ['up', UP_USAGE],
+  ['keygen', KEYGEN_USAGE],
+  ['pin', PIN_USAGE],
+  ['cert', CERT_USAGE],
+  ['relay', RELAY_USAGE],
+  ['client', CLIENT_USAGE],
+  ['check-config', CHECK_CONFIG_USAGE],
+  ['explain', EXPLAIN_USAGE],
+  ['run', RUN_USAGE],
+  ['version', VERSION_USAGE],
+  ['status', STATUS_USAGE],
+  ['reload', RELOAD_USAGE],
+  ['completion', COMPLETION_USAGE],
+];
