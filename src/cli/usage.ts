@@ -82,7 +82,8 @@ export const CLIENT_USAGE = `Usage: ett client --key FILE --via SHARE[,SHARE...]
 Listens on one local port that speaks SOCKS5, SOCKS4/4a and HTTP proxy (CONNECT and plain http://),
 and carries each connection by the routing rules: through a route of relays (each hop its own pinned
 TLS 1.3 layer), directly, or not at all. Names that go through relays are resolved by the exit relay,
-never here; a \`direct\` connection is made (and its name resolved) by this machine.
+never here; a \`direct\` connection is made (and its name resolved) by this machine. The same port
+serves browsers a proxy auto-config file at http://LISTEN/proxy.pac that follows the rules.
 
   --key FILE          this client's private key (ett keygen FILE); every relay must --allow its pin
   --via SHARE[,...]   the default route: relays' share strings (ett://PIN@HOST:PORT) or names from
@@ -93,8 +94,8 @@ never here; a \`direct\` connection is made (and its name resolved) by this mach
                       path; repeat for more (replaces the config's [[forwards]])
   --listen HOST:PORT  the local proxy port (default 127.0.0.1:1080)
   --config FILE       TOML file: key, listen, via or default, [relays], [routes], [groups],
-                      [[rules]], [[forwards]], log_level, [limits], [socks_users], control,
-                      metrics, log_format (see README); flags given override its values
+                      [[rules]], [[forwards]], log_level, [limits], [socks_users], pac,
+                      control, metrics, log_format (see README); flags given override its values
   --log-level LEVEL   debug, info (default), warn, error or silent
   --control PATH      the control socket (\`ett status\`): default $XDG_RUNTIME_DIR/ett/ or
                       /tmp/ett-UID/, named by daemon and pid; "off" for none

@@ -92,6 +92,12 @@ export const KEY_DOCS: Readonly<Record<string, KeyDoc>> = {
       'Client: username = "password" pairs (1 to 255 bytes each); the proxy port then requires SOCKS5 ' +
       'username/password or HTTP Basic proxy authentication.',
   },
+  pac: {
+    value: 'true|false',
+    text:
+      'Client: serve a proxy auto-config file for browsers at http://LISTEN/proxy.pac (and /wpad.dat) ' +
+      'that follows the rules where a browser can (default true); with socks_users set, to this machine only.',
+  },
   log_level: { value: '"LEVEL"', text: 'debug, info (default), warn, error or silent.' },
   log_format: {
     value: '"FORMAT"',
