@@ -1,3 +1,6 @@
+// The namespace also shows what loopback-only means: with socks_users set, the PAC file goes to a
+// peer on 127.0.0.1 and not to one on 192.0.2.1; without, each gets its own address in PROXY.
+//
 // Headless Chromium (Debian's, driven by playwright-core) with --proxy-pac-url pointing at a real
 // client's /proxy.pac: one page through ett and a relay, one DIRECT, one blocked by ett with a page that
 // says why. Chromium never consults a PAC file for loopback addresses or localhost names, so the pages
@@ -158,4 +161,53 @@ test('Chromium with --proxy-pac-url: through ett, DIRECT, and blocked by ett', a
   assert.equal(page.lines.length, served);
   // ett's log has the blocked request, logged after anything of direct.test's would be: there is none.
   assert.ok(!log().includes('direct.test'), log());
+});
+
+/** A client listening on every address of the namespace; `extra` is appended to its config. */
+async function wideClient(name: string, extra: string): Promise<number> {
+  const key = await keygen(dir, name);
+  const config = path.join(dir, `${name}.toml`);
+  await fs.writeFile(
+    config,
+    `key = ${JSON.stringify(key.file)}\nlisten = "0.0.0.0:0"\ndefault = "block"\n${extra}\n`,
+  );
+  const p = inNs(process.execPath, [ETT, 'client', '--config', config]);
+  return Number(/listening on \S+:(\d+)/.exec(await p.waitForLine(/listening on \S+:\d+/))![1]);
+}
+
+/** curl in the namespace: the status line and the body. */
+async function fetchPac(url: string): Promise<{ status: string; body: string }> {
+  const r = await run('ip', [
+    'netns',
+    'exec',
+    NS,
+    'curl',
+    '-q',
+    '-sS',
+    '--max-time',
+    '10',
+    '-w',
+    '\n%{http_code}',
+    url,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const cut = r.stdout.lastIndexOf('\n');
+  return { status: r.stdout.slice(cut + 1), body: r.stdout.slice(0, cut) };
+}
+
+test('the PAC names the address it was fetched on; with socks_users, only loopback gets it', async (t) => {
+  if (skip) return void t.skip(skip);
+  const open = await wideClient('open', '');
+  const local = await fetchPac(`http://127.0.0.1:${open}/proxy.pac`);
+  assert.equal(local.status, '200');
+  assert.ok(local.body.includes(`"PROXY 127.0.0.1:${open}"`), local.body);
+  const wide = await fetchPac(`http://${VIA}:${open}/proxy.pac`);
+  assert.equal(wide.status, '200');
+  assert.ok(wide.body.includes(`"PROXY ${VIA}:${open}"`), wide.body);
+
+  const users = await wideClient('users', '[socks_users]\nalice = "a long password"');
+  assert.equal((await fetchPac(`http://127.0.0.1:${users}/proxy.pac`)).status, '200');
+  const refused = await fetchPac(`http://${VIA}:${users}/proxy.pac`);
+  assert.equal(refused.status, '403');
+  assert.match(refused.body, /served to this machine only/);
 });
