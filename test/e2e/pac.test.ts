@@ -27,11 +27,12 @@ async function startConfigured(
   keyFile: string,
   name: string,
   extra: string,
+  listen = '127.0.0.1:0',
 ): Promise<[EttProcess, string]> {
   const file = path.join(dir, `${name}.toml`);
   await fs.writeFile(
     file,
-    `key = ${JSON.stringify(keyFile)}\nlisten = "127.0.0.1:0"\nlog_level = "debug"\n${extra}\n` +
+    `key = ${JSON.stringify(keyFile)}\nlisten = "${listen}"\nlog_level = "debug"\n${extra}\n` +
       `[relays]\nr = ${JSON.stringify(share)}\n`,
   );
   const proc = spawnEtt(cleanup, ['client', '--config', file]);
@@ -109,4 +110,19 @@ test('pac = false: /proxy.pac is an ordinary origin-form request to a proxy (400
   const [, port] = await startConfigured(relay.share, relayKey.file, 'nopac', 'pac = false\ndefault = "r"');
   const r = await curl(['-o', '/dev/null', '-w', '%{http_code}', `http://${port}/proxy.pac`]);
   assert.equal(r.stdout.toString(), '400');
+});
+
+test('a client on [::1] names itself in brackets', async (t) => {
+  const relayKey = await keygen(dir, 'r3-client');
+  const relay = await startRelay(cleanup, dir, { allow: [relayKey.pin], name: 'r3' });
+  let port: string;
+  try {
+    [, port] = await startConfigured(relay.share, relayKey.file, 'v6', 'default = "r"', '[::1]:0');
+  } catch (err) {
+    return void t.skip(`no IPv6 loopback: ${(err as Error).message}`);
+  }
+  const r = await curl([`http://${port}/proxy.pac`]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(evaluate(r.stdout.toString())('https://www.example.org/'), `PROXY ${port}`);
+  assert.match(port, /^\[::1\]:\d+$/);
 });
