@@ -9,7 +9,7 @@ import { showClient, showRelay } from '../config/show.js';
 import { advertiseWarning, openProxyWarning, openRelayWarning } from '../config/warnings.js';
 import { parseFlags } from './common.js';
 
-const OPTIONS = { role: { type: 'string' } } as const;
+export const OPTIONS = { role: { type: 'string' } } as const;
 
 /**
  * Prints the effective configuration and returns 0.

@@ -20,7 +20,7 @@ import { NO_FILE, startReloader } from './reloader.js';
 import { startSeeing } from './seeing.js';
 import { clientWarnings, printWarning, reloadWarnings } from './startup-warnings.js';
 
-const OPTIONS = {
+export const OPTIONS = {
   key: { type: 'string' },
   listen: { type: 'string' },
   via: { type: 'string', multiple: true },

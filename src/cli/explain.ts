@@ -7,7 +7,7 @@ import { TunnelError } from '../errors.js';
 import { hostKind, parseTarget, type Target } from '../wire/address.js';
 import { parseFlags, say } from './common.js';
 
-const OPTIONS = {
+export const OPTIONS = {
   via: { type: 'string', multiple: true },
   default: { type: 'string' },
   config: { type: 'string' },

@@ -11,6 +11,7 @@ import {
   CERT_USAGE,
   CHECK_CONFIG_USAGE,
   CLIENT_USAGE,
+  COMPLETION_USAGE,
   EXPLAIN_USAGE,
   KEYGEN_USAGE,
   PIN_USAGE,
@@ -45,7 +46,14 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   version: { load: async () => version, usage: VERSION_USAGE },
   status: { load: async () => (await import('./status.js')).status, usage: STATUS_USAGE },
   reload: { load: async () => (await import('./status.js')).reload, usage: RELOAD_USAGE },
+  completion: {
+    load: async () => (await import('./completion.js')).completion,
+    usage: COMPLETION_USAGE,
+  },
 };
+
+/** The commands main dispatches, for the test that they are the ones usage.ts documents. */
+export const COMMAND_NAMES: readonly string[] = Object.keys(COMMANDS);
 
 /** The commands that run until stopped and reload their configuration on SIGHUP. */
 const DAEMONS = ['relay', 'client', 'up'];

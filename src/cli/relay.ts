@@ -12,7 +12,7 @@ import { NO_FILE, startReloader } from './reloader.js';
 import { startSeeing } from './seeing.js';
 import { printWarning, relayWarnings, reloadWarnings } from './startup-warnings.js';
 
-const OPTIONS = {
+export const OPTIONS = {
   key: { type: 'string' },
   listen: { type: 'string' },
   advertise: { type: 'string' },

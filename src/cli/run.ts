@@ -21,7 +21,7 @@ import { formatTarget, parseTarget, type Target } from '../wire/address.js';
 import { parseIp } from '../wire/ip.js';
 import { parseFlags } from './common.js';
 
-const OPTIONS = {
+export const OPTIONS = {
   key: { type: 'string' },
   via: { type: 'string', multiple: true },
   config: { type: 'string' },

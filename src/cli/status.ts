@@ -8,7 +8,7 @@ import { renderStatus } from '../observe/render.js';
 import { findControl, request, watchStatus, type ControlResponse } from '../observe/runtime.js';
 import { parseFlags, say } from './common.js';
 
-const STATUS_OPTIONS = {
+export const STATUS_OPTIONS = {
   control: { type: 'string' },
   json: { type: 'boolean' },
   watch: { type: 'boolean' },
@@ -92,7 +92,7 @@ async function serveWeb(path: string, listenText = '127.0.0.1:0'): Promise<numbe
   return 1;
 }
 
-const RELOAD_OPTIONS = { control: { type: 'string' } } as const;
+export const RELOAD_OPTIONS = { control: { type: 'string' } } as const;
 
 /**
  * Asks the daemon to re-read its config file and prints what changed, one line each. A config the

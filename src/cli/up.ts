@@ -19,7 +19,7 @@ import { startSeeing } from './seeing.js';
 
 const UP_NO_FILE = 'ett up has no config file: nothing to re-read';
 
-const OPTIONS = {
+export const OPTIONS = {
   listen: { type: 'string' },
   'log-level': { type: 'string' },
   'log-format': { type: 'string' },

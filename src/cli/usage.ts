@@ -1,5 +1,7 @@
 // Every usage text in one place, so `ett help` needs no command module loaded (main.ts loads a
-// command's code only when it runs).
+// command's code only when it runs). These texts are also the source of the man page ett(1) and of the
+// shell completions (cli/docs.ts parses them), so keep their shape: a "Usage:" block, prose
+// paragraphs, and flag lines as "  --flag ARG" padded to column 22, then the description.
 
 export const USAGE = `ett — encrypted TCP tunneler: a local SOCKS5/SOCKS4a/HTTP proxy whose connections travel to
 an ett relay over pinned, mutually authenticated TLS 1.3.
@@ -23,6 +25,7 @@ Usage:
   ett status [--control PATH] [--json] [--watch] [--web]
                                           what a running relay/client holds: links, streams …
   ett reload [--control PATH]             make a running daemon re-read its config file
+  ett completion bash|zsh                 print a shell completion script
   ett help [COMMAND]                      this text, or a command's
 
 Run 'ett COMMAND --help' for a command's flags. Exit status: 0 ok, 2 usage or configuration error,
@@ -79,7 +82,8 @@ export const CLIENT_USAGE = `Usage: ett client --key FILE --via SHARE[,SHARE...]
 Listens on one local port that speaks SOCKS5, SOCKS4/4a and HTTP proxy (CONNECT and plain http://),
 and carries each connection by the routing rules: through a route of relays (each hop its own pinned
 TLS 1.3 layer), directly, or not at all. Names that go through relays are resolved by the exit relay,
-never here; a \`direct\` connection is made (and its name resolved) by this machine.
+never here; a \`direct\` connection is made (and its name resolved) by this machine. The same port
+serves browsers a proxy auto-config file at http://LISTEN/proxy.pac that follows the rules.
 
   --key FILE          this client's private key (ett keygen FILE); every relay must --allow its pin
   --via SHARE[,...]   the default route: relays' share strings (ett://PIN@HOST:PORT) or names from
@@ -90,8 +94,8 @@ never here; a \`direct\` connection is made (and its name resolved) by this mach
                       path; repeat for more (replaces the config's [[forwards]])
   --listen HOST:PORT  the local proxy port (default 127.0.0.1:1080)
   --config FILE       TOML file: key, listen, via or default, [relays], [routes], [groups],
-                      [[rules]], [[forwards]], log_level, [limits], [socks_users], control,
-                      metrics, log_format (see README); flags given override its values
+                      [[rules]], [[forwards]], log_level, [limits], [socks_users], pac,
+                      control, metrics, log_format (see README); flags given override its values
   --log-level LEVEL   debug, info (default), warn, error or silent
   --control PATH      the control socket (\`ett status\`): default $XDG_RUNTIME_DIR/ett/ or
                       /tmp/ett-UID/, named by daemon and pid; "off" for none
@@ -171,3 +175,27 @@ changed, one line each (a change that needs a restart says so). A bad file is re
 message on stderr, exit status 2) and the running configuration stays.
 
   --control PATH      the daemon's control socket (default: the only one running)`;
+
+export const COMPLETION_USAGE = `Usage: ett completion bash|zsh
+
+Prints a completion script for the shell named: commands, their flags, and the values of flags that take
+one of a few (log levels, formats, roles). Install it with, e.g.
+  ett completion bash > /etc/bash_completion.d/ett      (or: source <(ett completion bash) in ~/.bashrc)
+  ett completion zsh > "\${fpath[1]}/_ett"              (then restart zsh; compinit must be on)`;
+
+/** Every command with its usage, in the order `ett help` lists them (main.ts dispatches these). */
+export const COMMAND_USAGES: readonly (readonly [string, string])[] = [
+  ['up', UP_USAGE],
+  ['keygen', KEYGEN_USAGE],
+  ['pin', PIN_USAGE],
+  ['cert', CERT_USAGE],
+  ['relay', RELAY_USAGE],
+  ['client', CLIENT_USAGE],
+  ['check-config', CHECK_CONFIG_USAGE],
+  ['explain', EXPLAIN_USAGE],
+  ['run', RUN_USAGE],
+  ['version', VERSION_USAGE],
+  ['status', STATUS_USAGE],
+  ['reload', RELOAD_USAGE],
+  ['completion', COMPLETION_USAGE],
+];

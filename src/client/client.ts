@@ -8,6 +8,7 @@ import { formatTarget, type Target } from '../wire/address.js';
 import { startForward, type ForwardHandle } from './forward.js';
 import { startMixedPort } from './mixed-port.js';
 import type { ClientOptions, Forward } from './options.js';
+import { pacScript } from './pac.js';
 import { Router } from './router.js';
 import { describeAction } from './rules.js';
 
@@ -39,6 +40,7 @@ export async function startClient(opts: ClientOptions): Promise<ClientHandle> {
   const router = new Router({ routing: opts.routing, pool, limits: opts.limits, log: opts.log, census });
   census.groups = () => router.groupViews();
   let socksUsers = opts.socksUsers;
+  let routing = opts.routing;
   const port = await startMixedPort(opts.listen, {
     dialer: router,
     limits: opts.limits,
@@ -47,6 +49,8 @@ export async function startClient(opts: ClientOptions): Promise<ClientHandle> {
     get socksUsers() {
       return socksUsers;
     },
+    // GET /proxy.pac: the rules in force now, for browsers (see pac.ts).
+    ...(opts.pac === false ? {} : { pac: (proxy: string) => pacScript(routing, proxy) }),
   });
   // Each forward by its configured listen address (as written: a reload matches forwards by it).
   let forwards = new Map<string, { spec: Forward; handle: ForwardHandle }>();
@@ -94,6 +98,7 @@ export async function startClient(opts: ClientOptions): Promise<ClientHandle> {
         next.forwards.map((f) => f.action),
       );
       socksUsers = next.socksUsers;
+      routing = next.routing;
       const now = new Map<string, { spec: Forward; handle: ForwardHandle }>();
       for (const f of next.forwards) {
         const key = formatTarget(f.listen);

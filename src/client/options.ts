@@ -16,6 +16,8 @@ export interface ClientOptions {
   readonly forwards: readonly Forward[];
   /** If set, SOCKS5 clients must authenticate with one of these username/password pairs. */
   readonly socksUsers?: ReadonlyMap<string, string>;
+  /** Serve the PAC file at GET /proxy.pac on the mixed port (default true; client/pac.ts). */
+  readonly pac?: boolean;
   readonly limits: Limits;
   readonly log: Logger;
   /** Where the client registers its links, circuits and streams (`ett status`, metrics); default its own. */

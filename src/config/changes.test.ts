@@ -140,3 +140,12 @@ test('client: a login turned on and off', () => {
     'socks user alice removed',
   ]);
 });
+
+test('client: pac is decided at start (a reload keeps it, saying so); it defaults to true', () => {
+  const a = client(`via = "${SHARE_A}"`);
+  assert.equal(a.pac, true);
+  const r = clientChanges(a, client(`via = "${SHARE_A}"\npac = false`));
+  assert.deepEqual(r.lines, ['pac: true -> false needs a restart (kept)']);
+  assert.equal(r.settings.pac, true);
+  assert.throws(() => client(`via = "${SHARE_A}"\npac = "no"`), /client\.toml: pac: /);
+});

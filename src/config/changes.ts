@@ -101,9 +101,11 @@ export function clientChanges(old: ClientSettings, next: ClientSettings): Change
   }
   mapLines(lines, 'forward', describeForwards(o.forwards), describeForwards(n.forwards));
   socksLines(lines, old.socksUsers, next.socksUsers);
+  // The PAC file's rules follow a reload; serving it or not is decided at start.
+  if (old.pac !== next.pac) lines.push(`pac: ${old.pac} -> ${next.pac} needs a restart (kept)`);
   const limits = limitLines(old.limits, next.limits, lines);
   if (old.logLevel !== next.logLevel) lines.push(`log_level: ${old.logLevel} -> ${next.logLevel}`);
-  return { settings: { ...next, ...restart, limits }, lines };
+  return { settings: { ...next, ...restart, pac: old.pac, limits }, lines };
 }
 
 /** `direct`, `block`, `route NAME`, `group NAME`. */

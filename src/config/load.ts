@@ -197,6 +197,7 @@ export async function clientOptionsFrom(
     routing: { rules: s.routing.rules, default: s.routing.default },
     forwards: s.routing.forwards,
     ...(s.socksUsers === undefined ? {} : { socksUsers: s.socksUsers }),
+    pac: s.pac,
     limits: s.limits,
     log,
   };

@@ -50,6 +50,7 @@ export const KEYS: Readonly<Record<Role, readonly string[]>> = {
     'log_level',
     'limits',
     'socks_users',
+    'pac',
     ...OBSERVE_KEYS,
   ],
   up: ['listen', 'log_level', ...OBSERVE_KEYS],
@@ -84,6 +85,8 @@ export interface ClientSettings {
   /** Rules and default (a RoutingTable), the forwards, and the names they were built from. */
   readonly routing: RoutingSettings;
   readonly socksUsers?: ReadonlyMap<string, string>;
+  /** Serve the PAC file (GET /proxy.pac) on the listen port; default true. */
+  readonly pac: boolean;
   readonly logLevel: LogLevel;
   readonly limits: Limits;
   /** control, metrics, log_format (config/observe.ts). */
@@ -157,6 +160,7 @@ export function validateClientExceptKey(inputs: Inputs): Omit<ClientSettings, 'k
     listen,
     routing,
     ...(socksUsers === undefined ? {} : { socksUsers }),
+    pac: optionalBoolean(inputs, 'pac') ?? true,
     logLevel: logLevelValue(inputs),
     limits,
     observe: observeValue(inputs),

@@ -23,6 +23,7 @@ export function showClient(s: ClientSettings, pin?: string): string {
     '# ett client: the effective configuration (defaults filled in, secrets redacted)',
     `key = ${str(s.keyPath)}${pin === undefined ? '' : `  # pin ${pin}`}`,
     `listen = ${str(formatTarget(s.listen))}`,
+    `pac = ${s.pac}${s.pac ? '  # GET /proxy.pac on the listen port' : ''}`,
     `log_level = ${str(s.logLevel)}`,
     ...showObserve(s.observe),
   ];

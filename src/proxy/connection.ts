@@ -16,6 +16,11 @@ export interface FrontEndOptions {
   readonly log: Logger;
   /** If set, SOCKS5 clients must authenticate with one of these username/password pairs. */
   readonly socksUsers?: ReadonlyMap<string, string>;
+  /**
+   * If set, `GET /proxy.pac` (and `/wpad.dat`) on this port is answered with the PAC file this returns
+   * for `proxy`, the port as the browser reached it (`127.0.0.1:1080`, `[::1]:1080`).
+   */
+  readonly pac?: (proxy: string) => string;
 }
 
 /** One accepted application connection, as the protocol handlers see it. */

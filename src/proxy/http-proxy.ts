@@ -103,6 +103,7 @@ export function createHttpProxy(opts: FrontEndOptions): HttpProxy {
         else req.once('end', () => state.active === 0 && state.meter?.restart());
       }
     });
+    if (opts.pac !== undefined && isPacPath(req.url)) return void servePac(state.conn, req, res, opts.pac);
     if (!authorized(opts, req)) return void refuseAuth(state.conn, req, res);
     forward(state.conn, req, res);
   };
@@ -284,6 +285,52 @@ function refuseAuth(conn: PortConnection, req: IncomingMessage, res: ServerRespo
   respondError(conn, req, res, new TunnelError('auth-failed', 'proxy authentication required'));
 }
 
+/** `/proxy.pac` or `/wpad.dat` (what browsers ask for by WPAD), any query ignored. */
+function isPacPath(url: string | undefined): boolean {
+  const path = (url ?? '').split('?')[0];
+  return path === '/proxy.pac' || path === '/wpad.dat';
+}
+
+// The PAC file, for the address this connection came in on. It shows the rules' host patterns, so with
+// socks_users set (the port is not open to everyone who reaches it) it goes to this machine only.
+function servePac(
+  conn: PortConnection,
+  req: IncomingMessage,
+  res: ServerResponse,
+  pac: (proxy: string) => string,
+): void {
+  const { socket } = conn;
+  const peer = unmapped(socket.remoteAddress ?? '');
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.setHeader('Allow', 'GET, HEAD');
+    return void respondError(
+      conn,
+      req,
+      res,
+      new TunnelError('command-unsupported', 'the PAC file takes GET'),
+    );
+  }
+  if (conn.opts.socksUsers !== undefined && !/^127\.|^::1$/.test(peer)) {
+    const why = 'with socks_users set, the PAC file is served to this machine only (it lists the rules)';
+    return void respondError(conn, req, res, new TunnelError('policy', why));
+  }
+  const host = unmapped(socket.localAddress ?? '');
+  const body = pac(`${host.includes(':') ? `[${host.replace(/%.*$/, '')}]` : host}:${socket.localPort}`);
+  conn.opts.log.debug(`${conn.label}: http: PAC file served`);
+  req.resume();
+  res.writeHead(200, {
+    'Content-Type': 'application/x-ns-proxy-autoconfig',
+    'Content-Length': Buffer.byteLength(body),
+    'Cache-Control': 'no-cache', // a reload's rules reach the browser when it fetches the file again
+  });
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+/** An address without the ::ffff: of an IPv4 client on a dual-stack socket. */
+function unmapped(address: string): string {
+  return address.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
+}
+
 /** Splits `http://authority/path?q` into a Target (port 80 unless given) and an origin-form path. */
 function parseAbsoluteForm(url: string): { target: Target; authority: string; path: string } {
   if (/^https:\/\//i.test(url)) {
@@ -340,7 +387,7 @@ function respondError(
   res: ServerResponse,
   err: TunnelError,
 ): void {
-  conn.opts.log.debug(`${conn.label}: http ${req.method}: ${err.code}: ${err.message}`);
+  conn.opts.log.debug(`${conn.label}: http ${req.method} ${req.url ?? ''}: ${err.code}: ${err.message}`);
   if (res.headersSent || res.destroyed) return void resetSocket(conn.socket);
   req.resume(); // drain an unread body, so closing does not turn into an RST that hides this answer
   const status = ERROR_TABLE[err.code].http;
