@@ -1076,7 +1076,7 @@ function configs(): ConfigEntry[] {
   }
   // client
   client('missing key', C.replace('key = "client.key"\n', ''), 'missing --key FILE for client');
-  client('missing via and default', 'key = "k"\n', 'missing --via SHARE');
+  client('missing via and default', 'key = "k"\n', 'missing `via` or `default`');
   client('via and default both', C + 'default = "direct"\n', '$FILE: default: `default` and `via` both');
   client('via a number', C.replace(/via = .*\n/, 'via = [7]\n'), '$FILE: via[0]: must be');
   client(
