@@ -7,7 +7,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeSync } from 'node:fs';
-import { constants } from 'node:os';
 import { Writable } from 'node:stream';
 import { startClient, type ClientHandle } from '../client/client.js';
 import { clientOptionsFrom, flagInputs, loadClientSettings } from '../config/load.js';
@@ -16,7 +15,10 @@ import { TunnelError } from '../errors.js';
 import { createLogger, type LogLevel } from '../log.js';
 import { inspectCommand } from '../run/inspect.js';
 import { findLibrary } from '../run/library.js';
+import { runIsolated } from '../run/isolate.js';
 import { startNameService } from '../run/name-service.js';
+import { NameTable } from '../run/names.js';
+import { supervise } from '../run/child.js';
 import { formatTarget, parseTarget, type Target } from '../wire/address.js';
 import { parseIp } from '../wire/ip.js';
 import { parseFlags } from './common.js';
@@ -29,11 +31,10 @@ export const OPTIONS = {
   'socks-user': { type: 'string' },
   localnet: { type: 'string', multiple: true },
   strict: { type: 'boolean' },
+  isolate: { type: 'boolean' },
+  'allow-direct': { type: 'boolean' },
   'log-level': { type: 'string' },
 } as const;
-
-/** Signals passed on to CMD. SIGINT is not: from a terminal, CMD gets its own. */
-const FORWARDED: NodeJS.Signals[] = ['SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
 export async function run(args: string[]): Promise<number> {
   keepStdioBlocking();
@@ -66,7 +67,12 @@ export async function run(args: string[]): Promise<number> {
     );
   }
   const localnet = ((values.localnet ?? []) as string[]).flatMap((v) => v.split(',')).map(checkCidr);
-  const library = await findLibrary();
+  const isolate = values.isolate === true;
+  if (isolate) checkIsolateFlags(values);
+  else if (values['allow-direct'] !== undefined) {
+    throw new TunnelError('config', 'run: --allow-direct goes with --isolate');
+  }
+  const library = isolate ? { path: '' } : await findLibrary();
   if ('why' in library) throw new TunnelError('config', library.why);
 
   const inspection = await inspectCommand(argv[0]!);
@@ -74,8 +80,9 @@ export async function run(args: string[]): Promise<number> {
     process.stderr.write(`ett run: ${argv[0]}: command not found\n`);
     return 127;
   }
-  for (const f of inspection.findings) process.stderr.write(`ett run: warning: ${f}\n`);
-  if (values.strict === true && inspection.findings.length > 0) {
+  // Under --isolate nothing CMD does can bypass ett: what the preload library cannot catch does not matter.
+  if (!isolate) for (const f of inspection.findings) process.stderr.write(`ett run: warning: ${f}\n`);
+  if (!isolate && values.strict === true && inspection.findings.length > 0) {
     throw new TunnelError(
       'config',
       `run: refusing to run ${inspection.file} (--strict): ett run cannot intercept it`,
@@ -97,12 +104,32 @@ export async function run(args: string[]): Promise<number> {
     level = logLevelValue(mergeInputs(quiet, flagInputs({ 'log-level': values['log-level'] })));
   } else {
     const settings = await loadClientSettings(
-      flagInputs(values, ['config', 'socks', 'localnet', 'strict']),
+      flagInputs(values, ['config', 'socks', 'localnet', 'strict', 'isolate', 'allow-direct']),
       values.config as string | undefined,
       quiet,
     );
     level = settings.logLevel;
     const opts = await clientOptionsFrom(settings, createLogger(level));
+    if (isolate) {
+      const log = createLogger(level);
+      client = await startClient({
+        ...opts,
+        listen: { host: '127.0.0.1', port: 0 },
+        forwards: [],
+        socksUsers: new Map([['ett-run', randomBytes(18).toString('base64url')]]),
+      });
+      try {
+        return await runIsolated(inspection.file, argv, env, {
+          router: client.router,
+          table: new NameTable(),
+          limits: opts.limits,
+          log,
+          allowDirect: values['allow-direct'] === true,
+        });
+      } finally {
+        await client.close();
+      }
+    }
     const user = 'ett-run';
     const pass = randomBytes(18).toString('base64url');
     client = await startClient({
@@ -129,29 +156,25 @@ export async function run(args: string[]): Promise<number> {
   }
 }
 
-/** Runs the command to its end and returns its status; forwards FORWARDED signals meanwhile. */
+/** Runs the command to its end and returns its status; passes signals on meanwhile. */
 function runChild(file: string, argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  return new Promise((resolve) => {
-    const child = spawn(file, argv.slice(1), { argv0: argv[0], env, stdio: 'inherit' });
-    const pass = (signal: NodeJS.Signals): void => {
-      child.kill(signal);
-    };
-    const ignore = (): void => undefined;
-    for (const s of FORWARDED) process.on(s, pass);
-    process.on('SIGINT', ignore);
-    const done = (status: number): void => {
-      for (const s of FORWARDED) process.off(s, pass);
-      process.off('SIGINT', ignore);
-      resolve(status);
-    };
-    child.once('error', (err: NodeJS.ErrnoException) => {
-      process.stderr.write(`ett run: cannot run ${file}: ${err.message}\n`);
-      done(err.code === 'ENOENT' ? 127 : 126);
-    });
-    child.once('exit', (code, signal) => {
-      done(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0));
-    });
-  });
+  return supervise(spawn(file, argv.slice(1), { argv0: argv[0], env, stdio: 'inherit' }), file);
+}
+
+/** --isolate runs CMD with an embedded client, and nothing may leave outside ett. Throws TunnelError('config'). */
+function checkIsolateFlags(values: Record<string, unknown>): void {
+  if (values.socks !== undefined) {
+    throw new TunnelError(
+      'config',
+      'run: --isolate starts its own client: give --via SHARE or --config FILE, not --socks',
+    );
+  }
+  if (values.localnet !== undefined) {
+    throw new TunnelError(
+      'config',
+      'run: --localnet would leave outside ett; under --isolate use a direct rule and --allow-direct',
+    );
+  }
 }
 
 function checkCidr(text: string): string {

@@ -135,12 +135,17 @@ and prints curl commands that use it. The relay's exit accepts loopback destinat
   --log-format FMT    text (default) or json: one object per line {time, level, msg}`;
 
 export const RUN_USAGE = `Usage: ett run [--key FILE] [--via SHARE[,SHARE...] | --config FILE | --socks IP:PORT [--socks-user NAME]]
-               [--localnet CIDR]... [--strict] [--log-level LEVEL] -- CMD [ARGS...]
+               [--localnet CIDR]... [--strict] [--isolate [--allow-direct]] [--log-level LEVEL] -- CMD [ARGS...]
 
 Runs CMD with a preload library (LD_PRELOAD) that sends its TCP connections through ett and answers
 its name lookups itself, with addresses from 240.0.0.0/4 that stand for the names: the exit resolves
 them, no DNS query leaves this machine. UDP off the machine and any DNS query are refused with a
 warning. Loopback and --localnet networks go direct.
+
+With --isolate, CMD runs instead in network, mount and pid namespaces of its own (a user namespace
+where the kernel allows one, else as root) whose only way out is ett: every TCP connection to any
+address and every DNS query are redirected to ett, everything else is dropped. Any binary works:
+static, Go, raw system calls. CMD's own loopback stays its own.
 
   --via SHARE[,...]   relays to go through (needs --key): an embedded client runs for CMD's lifetime
   --config FILE       a client config (relays, routes, rules) for the embedded client
@@ -149,6 +154,8 @@ warning. Loopback and --localnet networks go direct.
   --socks-user NAME   its SOCKS5 username (socks_users); the password is read from ETT_SOCKS_PASSWORD
   --localnet CIDR     a network that goes direct (repeatable, or comma-separated)
   --strict            refuse to run CMD if ett run cannot intercept it (static, Go, set-user-ID)
+  --isolate           run CMD where nothing leaves but through ett (needs --via or --config)
+  --allow-direct      under --isolate, let rules that say direct connect outside ett
   --log-level LEVEL   ett run's log level (default: the config file's log_level, else warn)
 
 Exit status: CMD's own (128 + N if it was killed by signal N); 127 if CMD is not found; 2 for a usage

@@ -31,7 +31,7 @@ import { ClientAssociation } from './udp-association.js';
 import { formatTarget, type Target } from '../wire/address.js';
 import { shortPin } from '../wire/share-string.js';
 import { GroupHealth } from './health.js';
-import { decide, type Action, type Route, type RoutingTable } from './rules.js';
+import { decide, type Action, type Decision, type Route, type RoutingTable } from './rules.js';
 
 export interface RouterOptions {
   readonly routing: RoutingTable;
@@ -99,6 +99,11 @@ export class Router implements Dialer {
   /** Index of the member serving a group's new streams (0 for a group not used yet). */
   servingMember(group: string): number {
     return this.health.servingIndex(group);
+  }
+
+  /** The rule target matches now, and its action (the default's when none: rule null). */
+  decision(target: Target): Decision {
+    return decide(this.routing, target);
   }
 
   /** Dials target by the rule it matches. Rejects with a TunnelError (see the file comment). */

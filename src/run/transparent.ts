@@ -1,0 +1,97 @@
+// Connections the kernel redirected to ett (the isolated run's namespace, §16): the original
+// destination is read from the socket (SO_ORIGINAL_DST), turned back into a name when it is one of the
+// name table's stand-ins (240.0.0.0/4, or the same inside 100::/96 from an AAAA answer), and dialed by
+// the client's rules like a SOCKS request. A connection whose destination cannot be read or stands for
+// a forgotten name is reset, with one log line. Under the isolated run a `direct` decision is refused
+// unless allowed (direct means leaving outside ett).
+
+import * as net from 'node:net';
+import type { Router } from '../client/router.js';
+import { TunnelError, toTunnelError } from '../errors.js';
+import { resetSocket, splice } from '../link/splice.js';
+import { PerSecond, type Logger } from '../log.js';
+import { formatTarget, type Target } from '../wire/address.js';
+import { formatIp, parseIp } from '../wire/ip.js';
+import type { NameTable } from './names.js';
+import { socketFd, type Addon } from './native.js';
+
+export interface TransparentOptions {
+  readonly router: Router;
+  readonly table: NameTable;
+  readonly addon: Addon;
+  readonly log: Logger;
+  /** Whether a rule's `direct` may serve (false under the isolated run unless --allow-direct). */
+  readonly allowDirect: boolean;
+}
+
+/**
+ * The target a redirected destination stands for: the name behind a table address, else the address
+ * itself. A TunnelError('bad-request') when it is a table address whose name is not held.
+ */
+export function targetFor(table: NameTable, address: string, port: number): Target {
+  const ip = parseIp(address);
+  let v4: string | null = null;
+  if (ip?.family === 4) v4 = address;
+  else if (ip?.family === 6 && ip.bytes[0] === 0x01 && ip.bytes.subarray(1, 12).every((b) => b === 0)) {
+    v4 = [...ip.bytes.subarray(12)].join('.');
+  }
+  if (v4 !== null && (Number(v4.split('.')[0]) & 0xf0) === 240) {
+    const name = table.nameFor(v4);
+    if (name === undefined) {
+      throw new TunnelError(
+        'bad-request',
+        `${address} stands for no name any more (forgotten, or never handed out)`,
+      );
+    }
+    return { host: name, port };
+  }
+  return { host: ip === null ? address : formatIp(ip), port };
+}
+
+/** Serves a listener of redirected connections. The server is the caller's to close. */
+export function serveTransparent(server: net.Server, o: TransparentOptions): Set<net.Socket> {
+  const open = new Set<net.Socket>();
+  const refusals = new PerSecond((n, latest) =>
+    o.log.info(`transparent: ${n} connection(s) refused, latest: ${latest}`),
+  );
+  server.on('connection', (socket) => {
+    open.add(socket);
+    socket.once('close', () => open.delete(socket));
+    socket.on('error', (err) => o.log.debug(`transparent: app: ${err.message}`));
+    socket.setNoDelay(true);
+    socket.pause();
+    let target: Target;
+    try {
+      const dst = o.addon.originalDst(socketFd(socket));
+      if (dst === null)
+        throw new TunnelError('bad-request', 'its original destination cannot be read (not redirected)');
+      target = targetFor(o.table, dst.address, dst.port);
+    } catch (err) {
+      refusals.add(toTunnelError(err).message);
+      resetSocket(socket);
+      return;
+    }
+    const { action, rule } = o.router.decision(target);
+    if (action.kind === 'direct' && !o.allowDirect) {
+      refusals.add(
+        `${formatTarget(target)}: rule ${rule?.text ?? 'default'} says direct, refused under --isolate (--allow-direct permits it)`,
+      );
+      resetSocket(socket);
+      return;
+    }
+    const abort = new AbortController();
+    socket.once('close', () => abort.abort());
+    o.router.dialVia(action, target, abort.signal).then(
+      (stream) => {
+        if (socket.destroyed) stream.destroy();
+        else splice(socket, stream);
+      },
+      (err: unknown) => {
+        const e = toTunnelError(err);
+        o.log.info(`transparent: ${formatTarget(target)}: ${e.code} (${e.message})`);
+        resetSocket(socket);
+      },
+    );
+  });
+  return open;
+}
