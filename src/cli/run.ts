@@ -110,26 +110,6 @@ export async function run(args: string[]): Promise<number> {
     );
     level = settings.logLevel;
     const opts = await clientOptionsFrom(settings, createLogger(level));
-    if (isolate) {
-      const log = createLogger(level);
-      client = await startClient({
-        ...opts,
-        listen: { host: '127.0.0.1', port: 0 },
-        forwards: [],
-        socksUsers: new Map([['ett-run', randomBytes(18).toString('base64url')]]),
-      });
-      try {
-        return await runIsolated(inspection.file, argv, env, {
-          router: client.router,
-          table: new NameTable(),
-          limits: opts.limits,
-          log,
-          allowDirect: values['allow-direct'] === true,
-        });
-      } finally {
-        await client.close();
-      }
-    }
     const user = 'ett-run';
     const pass = randomBytes(18).toString('base64url');
     client = await startClient({
@@ -138,6 +118,20 @@ export async function run(args: string[]): Promise<number> {
       forwards: [],
       socksUsers: new Map([[user, pass]]),
     });
+    if (isolate) {
+      // CMD never sees the mixed port: its connections come to the router through the namespace.
+      try {
+        return await runIsolated(inspection.file, argv, env, {
+          router: client.router,
+          table: new NameTable(),
+          limits: opts.limits,
+          log: opts.log,
+          allowDirect: values['allow-direct'] === true,
+        });
+      } finally {
+        await client.close();
+      }
+    }
     Object.assign(env, {
       ETT_RUN_SOCKS: formatTarget(client.address),
       ETT_RUN_SOCKS_USER: user,

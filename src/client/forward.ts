@@ -8,13 +8,42 @@ import { resetSocket, splice } from '../link/splice.js';
 import { formatTarget, type Target } from '../wire/address.js';
 import type { Forward } from './options.js';
 import type { Router } from './router.js';
-import { describeAction } from './rules.js';
+import { describeAction, type Action } from './rules.js';
 
 export interface ForwardHandle {
   readonly address: Target;
   /** A reload gave this listen address another target or path: new connections take it. */
   update(forward: Forward): void;
   close(): Promise<void>;
+}
+
+/**
+ * Dials target by action and splices socket to it; a failed dial resets socket (a TCP client has no
+ * other way to learn it failed) with one info line starting with `label`. Bytes the app sends before
+ * the tunnel is up wait in the socket (paused) until splice pipes them.
+ */
+export function carry(
+  socket: net.Socket,
+  router: Router,
+  action: Action,
+  target: Target,
+  log: Logger,
+  label: string,
+): void {
+  socket.pause();
+  const abort = new AbortController();
+  socket.once('close', () => abort.abort());
+  router.dialVia(action, target, abort.signal).then(
+    (stream) => {
+      if (socket.destroyed) stream.destroy();
+      else splice(socket, stream);
+    },
+    (err: unknown) => {
+      const e = toTunnelError(err);
+      log.info(`${label}: ${e.code} (${e.message})`);
+      resetSocket(socket);
+    },
+  );
 }
 
 /**
@@ -30,24 +59,7 @@ export async function startForward(given: Forward, router: Router, log: Logger):
     socket.setNoDelay(true);
     socket.on('error', (err) => log.debug(`forward ${formatTarget(to)}: app: ${err.message}`));
     socket.once('close', () => open.delete(socket));
-    // Bytes the app sends before the tunnel is up wait in the socket (paused) until splice pipes them.
-    socket.pause();
-    const abort = new AbortController();
-    socket.once('close', () => abort.abort());
-    router.dialVia(action, to, abort.signal).then(
-      (stream) => {
-        if (socket.destroyed) {
-          stream.destroy();
-          return;
-        }
-        splice(socket, stream);
-      },
-      (err: unknown) => {
-        const e = toTunnelError(err);
-        log.info(`forward to ${formatTarget(to)}: ${e.code} (${e.message})`);
-        resetSocket(socket);
-      },
-    );
+    carry(socket, router, action, to, log, `forward to ${formatTarget(to)}`);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -14,7 +14,7 @@ import type { Logger } from '../log.js';
 import { supervise } from './child.js';
 import { startDnsServer, type DnsServer } from './dns-server.js';
 import type { NameTable } from './names.js';
-import { findIsolateHelper, loadAddon } from './native.js';
+import { findIsolateHelper, loadAddon, recvFdsWithin } from './native.js';
 import { serveTransparent } from './transparent.js';
 
 export interface IsolateOptions {
@@ -65,13 +65,9 @@ export async function runIsolated(
     });
     addon.closeFd(theirs);
     const status = supervise(child, file);
-    let got: { text: string; fds: number[] } | null = null;
-    const deadline = Date.now() + HANDOVER_MS;
+    let got: { text: string; fds: number[] } | null;
     try {
-      for (let i = 0; i < HANDOVER_MS / 10 && got === null && Date.now() < deadline; i++) {
-        got = addon.recvFds(mine, 0);
-        if (got === null) await new Promise((r) => setTimeout(r, 10));
-      }
+      got = await recvFdsWithin(addon, mine, HANDOVER_MS);
     } finally {
       addon.closeFd(mine);
     }

@@ -58,6 +58,21 @@ export async function findIsolateHelper(dir = NATIVE_DIR): Promise<{ path: strin
   }
 }
 
+/** One message with descriptors on fd, polled every 10 ms for at most timeoutMs; null if none came. */
+export async function recvFdsWithin(
+  addon: Addon,
+  fd: number,
+  timeoutMs: number,
+): Promise<{ text: string; fds: number[] } | null> {
+  const deadline = Date.now() + timeoutMs;
+  for (let i = 0; i <= timeoutMs / 10 && Date.now() <= deadline; i++) {
+    const got = addon.recvFds(fd, 0);
+    if (got !== null) return got;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return null;
+}
+
 /** The fd under a net.Socket from accept (a TCP handle), or -1. */
 export function socketFd(socket: object): number {
   const handle = (socket as { _handle?: { fd?: unknown } })._handle;

@@ -6,9 +6,10 @@
 // unless allowed (direct means leaving outside ett).
 
 import * as net from 'node:net';
+import { carry } from '../client/forward.js';
 import type { Router } from '../client/router.js';
 import { TunnelError, toTunnelError } from '../errors.js';
-import { resetSocket, splice } from '../link/splice.js';
+import { resetSocket } from '../link/splice.js';
 import { PerSecond, type Logger } from '../log.js';
 import { formatTarget, type Target } from '../wire/address.js';
 import { formatIp, parseIp } from '../wire/ip.js';
@@ -59,7 +60,6 @@ export function serveTransparent(server: net.Server, o: TransparentOptions): Set
     socket.once('close', () => open.delete(socket));
     socket.on('error', (err) => o.log.debug(`transparent: app: ${err.message}`));
     socket.setNoDelay(true);
-    socket.pause();
     let target: Target;
     try {
       const dst = o.addon.originalDst(socketFd(socket));
@@ -79,19 +79,7 @@ export function serveTransparent(server: net.Server, o: TransparentOptions): Set
       resetSocket(socket);
       return;
     }
-    const abort = new AbortController();
-    socket.once('close', () => abort.abort());
-    o.router.dialVia(action, target, abort.signal).then(
-      (stream) => {
-        if (socket.destroyed) stream.destroy();
-        else splice(socket, stream);
-      },
-      (err: unknown) => {
-        const e = toTunnelError(err);
-        o.log.info(`transparent: ${formatTarget(target)}: ${e.code} (${e.message})`);
-        resetSocket(socket);
-      },
-    );
+    carry(socket, o.router, action, target, o.log, `transparent: ${formatTarget(target)}`);
   });
   return open;
 }

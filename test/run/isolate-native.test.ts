@@ -11,7 +11,7 @@ import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { findIsolateHelper, loadAddon, socketFd, type Addon } from '../../src/run/native.js';
+import { findIsolateHelper, loadAddon, recvFdsWithin, socketFd, type Addon } from '../../src/run/native.js';
 
 const addon = await loadAddon('this test');
 const helper = await findIsolateHelper();
@@ -73,11 +73,7 @@ async function isolated(script: string): Promise<Run> {
       { stdio: ['ignore', 'pipe', 'inherit', theirs] },
     );
     a.closeFd(theirs);
-    let got: { text: string; fds: number[] } | null = null;
-    for (let i = 0; i < 1000 && got === null; i++) {
-      got = a.recvFds(mine, 0);
-      if (got === null) await new Promise((r) => setTimeout(r, 10));
-    }
+    const got = await recvFdsWithin(a, mine, 10_000);
     a.closeFd(mine);
     assert.ok(got !== null, 'the helper handed over nothing within 10 s');
     assert.equal(got.text, 'OK\n', got.text);
