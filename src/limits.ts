@@ -65,6 +65,11 @@ export interface Limits {
   readonly dnsTcpConnectionsMax: number;
   /** DNS port: a TCP connection that sends no complete query for this long is closed, ms. */
   readonly dnsTcpIdleTimeoutMs: number;
+  /**
+   * Names the DNS port and the transparent port stand for at once (each by an address in 240.0.0.0/4);
+   * past it the least recently used name not held by an open connection is forgotten.
+   */
+  readonly nameTableSize: number;
 }
 
 export const DEFAULT_LIMITS: Limits = Object.freeze({
@@ -99,6 +104,7 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   udpAssociationsPerClient: 256,
   dnsTcpConnectionsMax: 64,
   dnsTcpIdleTimeoutMs: 10_000,
+  nameTableSize: 65_536,
 });
 
 export const LIMIT_NAMES = Object.keys(DEFAULT_LIMITS) as (keyof Limits)[];

@@ -105,6 +105,13 @@ static napi_value original_dst(napi_env env, napi_callback_info info) {
     struct sockaddr_in *a = (struct sockaddr_in *)&ss;
     inet_ntop(AF_INET, &a->sin_addr, text, sizeof text);
     port = ntohs(a->sin_port);
+  } else if (local.ss_family == AF_INET6 &&
+             IN6_IS_ADDR_V4MAPPED(&((struct sockaddr_in6 *)&local)->sin6_addr)) {
+    /* IPv4 accepted on a dual-stack socket: its conntrack entry is IPv4's. */
+    if (getsockopt(fd, SOL_IP, ORIGINAL_DST, &ss, &len) < 0) goto none;
+    struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+    inet_ntop(AF_INET, &a->sin_addr, text, sizeof text);
+    port = ntohs(a->sin_port);
   } else if (local.ss_family == AF_INET6) {
     if (getsockopt(fd, SOL_IPV6, ORIGINAL_DST, &ss, &len) < 0) goto none;
     struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;

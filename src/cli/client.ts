@@ -12,6 +12,7 @@ import {
   loadHopKeys,
 } from '../config/load.js';
 import { createLogger, logWriter } from '../log.js';
+import { startRedirectPorts, type RedirectPorts } from '../run/ports.js';
 import { formatTarget } from '../wire/address.js';
 import { shortPin } from '../wire/share-string.js';
 import { parseFlags, say, waitForShutdown } from './common.js';
@@ -31,6 +32,8 @@ export const OPTIONS = {
   'log-format': { type: 'string' },
   control: { type: 'string' },
   metrics: { type: 'string' },
+  transparent: { type: 'string' },
+  dns: { type: 'string' },
 } as const;
 
 /**
@@ -50,12 +53,27 @@ export async function client(args: string[]): Promise<number> {
   // Open proxy, open-files limit: on stderr whatever the log level.
   for (const w of clientWarnings(settings)) printWarning(settings.observe.logFormat, w);
   const handle = await startClient(opts);
+  let ports: RedirectPorts | undefined;
+  if (settings.transparent !== undefined || settings.dns !== undefined) {
+    ports = await startRedirectPorts({
+      ...(settings.transparent === undefined ? {} : { transparent: settings.transparent }),
+      ...(settings.dns === undefined ? {} : { dns: settings.dns }),
+      router: handle.router,
+      limits,
+      log,
+    }).catch(async (err: unknown) => {
+      await handle.close();
+      throw err;
+    });
+  }
   const { rules, forwards } = settings.routing;
   opts.log.info(
     `client ${shortPin(opts.identity.pin)}: ${rules.length} rule(s), default ${describeAction(opts.routing.default)}`,
   );
   logIgnoredSignals(opts.log);
   say(`ett client listening on ${formatTarget(handle.address)} (SOCKS5, SOCKS4a, HTTP proxy)`);
+  for (const at of ports?.transparent ?? []) say(`ett client transparent port on ${formatTarget(at)}`);
+  for (const at of ports?.dns ?? []) say(`ett client DNS port on ${formatTarget(at)} (UDP, TCP)`);
   // One line per forward with the port actually bound (an LPORT of 0 picks one).
   handle.forwards.forEach((bound, i) => {
     const f = forwards[i]!;
@@ -101,6 +119,7 @@ export async function client(args: string[]): Promise<number> {
     reload: reloader.reload,
   }).catch(async (err: unknown) => {
     reloader.close();
+    await ports?.close();
     await handle.close();
     throw err;
   });
@@ -108,6 +127,7 @@ export async function client(args: string[]): Promise<number> {
   opts.log.info(`${signal}: closing`);
   reloader.close();
   await seeing.close();
+  await ports?.close();
   await handle.close();
   return 0;
 }

@@ -21,6 +21,7 @@ import { limitKey, limitTextsFrom, roff } from './man.js';
 import { OPTIONS as RELAY } from './relay.js';
 import { OPTIONS as RUN } from './run.js';
 import { RELOAD_OPTIONS, STATUS_OPTIONS } from './status.js';
+import { OPTIONS as TRANSPARENT_RULES } from './transparent-rules.js';
 import { OPTIONS as UP } from './up.js';
 
 function repoRoot(): string {
@@ -51,6 +52,7 @@ const PARSED: Record<string, object> = {
   'check-config': CHECK_CONFIG,
   explain: EXPLAIN,
   run: RUN,
+  'transparent-rules': TRANSPARENT_RULES,
   version: {},
   status: STATUS_OPTIONS,
   reload: RELOAD_OPTIONS,

@@ -19,6 +19,7 @@ import {
   RELOAD_USAGE,
   RUN_USAGE,
   STATUS_USAGE,
+  TRANSPARENT_RULES_USAGE,
   UP_USAGE,
   USAGE,
   VERSION_USAGE,
@@ -43,6 +44,10 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   },
   explain: { load: async () => (await import('./explain.js')).explain, usage: EXPLAIN_USAGE },
   run: { load: async () => (await import('./run.js')).run, usage: RUN_USAGE },
+  'transparent-rules': {
+    load: async () => (await import('./transparent-rules.js')).transparentRules,
+    usage: TRANSPARENT_RULES_USAGE,
+  },
   version: { load: async () => version, usage: VERSION_USAGE },
   status: { load: async () => (await import('./status.js')).status, usage: STATUS_USAGE },
   reload: { load: async () => (await import('./status.js')).reload, usage: RELOAD_USAGE },

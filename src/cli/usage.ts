@@ -14,13 +14,18 @@ Usage:
   ett relay --key FILE --listen HOST:PORT [--advertise HOST] [--allow PIN]... [--allow-any]
             [--exit RULE]... [--config FILE] [--log-level LEVEL]
   ett client --key FILE --via SHARE[,SHARE...] [--listen HOST:PORT] [--forward [BIND:]LPORT:HOST:PORT]...
-             [--default ACTION] [--config FILE] [--log-level LEVEL]
+             [--default ACTION] [--transparent HOST:PORT] [--dns HOST:PORT] [--config FILE]
+             [--log-level LEVEL]
   ett check-config FILE [--role relay|client]
                                           validate a config file, print the effective settings
   ett explain HOST:PORT [--config FILE] [--via SHARE[,SHARE...]] [--default ACTION]
                                           which rule a target matches and the path it would take
   ett run [--key FILE] [--via SHARE[,SHARE...] | --config FILE | --socks IP:PORT] [--localnet CIDR]...
-          [--strict] -- CMD [ARGS...]   run an unmodified program with its TCP and names through ett
+          [--strict] [--isolate] -- CMD [ARGS...]
+                                          run an unmodified program with its TCP and names through ett
+  ett transparent-rules [--config FILE] [--router IFACE] [--uid-exclude USER]
+                                          print nftables rules sending a machine's or a LAN's TCP and DNS
+                                          to a client's transparent and DNS ports
   ett version                             ett's version and the Node and OpenSSL it runs on
   ett status [--control PATH] [--json] [--watch] [--web]
                                           what a running relay/client holds: links, streams …
@@ -77,7 +82,7 @@ http:// requests) over TLS 1.3, and prints its share string (ett://PIN@HOST:PORT
 
 export const CLIENT_USAGE = `Usage: ett client --key FILE --via SHARE[,SHARE...] [--listen HOST:PORT]
                   [--forward [BIND:]LPORT:HOST:PORT]... [--default ACTION] [--config FILE]
-                  [--log-level LEVEL]
+                  [--transparent HOST:PORT] [--dns HOST:PORT] [--log-level LEVEL]
 
 Listens on one local port that speaks SOCKS5, SOCKS4/4a and HTTP proxy (CONNECT and plain http://),
 and carries each connection by the routing rules: through a route of relays (each hop its own pinned
@@ -93,9 +98,15 @@ serves browsers a proxy auto-config file at http://LISTEN/proxy.pac that follows
                       127.0.0.1; IPv6 in brackets; LPORT 0 picks one) go to HOST:PORT by the default
                       path; repeat for more (replaces the config's [[forwards]])
   --listen HOST:PORT  the local proxy port (default 127.0.0.1:1080)
+  --transparent H:P   a transparent port for TCP the kernel redirected to it (ett transparent-rules
+                      prints the nftables rules): the original destination is routed by the rules,
+                      a name-table address (240.0.0.0/4) as its name; localhost: 127.0.0.1 and ::1
+  --dns HOST:PORT     a DNS port (UDP and TCP) answering names with name-table addresses, so that
+                      the name, never an address resolved here, goes to the exit
   --config FILE       TOML file: key, listen, via or default, [relays], [routes], [groups],
                       [[rules]], [[forwards]], log_level, [limits], [socks_users], pac,
-                      control, metrics, log_format (see README); flags given override its values
+                      transparent, dns, control, metrics, log_format (see README); flags given
+                      override its values
   --log-level LEVEL   debug, info (default), warn, error or silent
   --control PATH      the control socket (\`ett status\`): default $XDG_RUNTIME_DIR/ett/ or
                       /tmp/ett-UID/, named by daemon and pid; "off" for none
@@ -161,6 +172,22 @@ static, Go, raw system calls. CMD's own loopback stays its own.
 Exit status: CMD's own (128 + N if it was killed by signal N); 127 if CMD is not found; 2 for a usage
 or configuration error, or --strict refusing CMD.`;
 
+export const TRANSPARENT_RULES_USAGE = `Usage: ett transparent-rules [--config FILE] [--transparent PORT] [--dns PORT]
+                             [--router IFACE] [--uid-exclude USER]
+
+Prints an nftables ruleset (one table, inet ett, IPv4 and IPv6) for \`nft -f -\` that sends TCP
+connections and DNS queries to a running client's --transparent and --dns ports, and drops whatever
+else would leave: nothing then reaches the network but through ett. Machine mode (--uid-exclude):
+every program of every user but ett's own; other outbound packets are dropped except loopback,
+replies, IPv6 neighbour discovery and DHCP. Router mode (--router): the hosts on a LAN interface; the
+router forwards nothing from it. Both may be given. Undo with: nft delete table inet ett
+
+  --config FILE       the client's config file: its transparent and dns ports
+  --transparent PORT  the transparent port (PORT or HOST:PORT; overrides the file's)
+  --dns PORT          the DNS port (PORT or HOST:PORT; overrides the file's)
+  --router IFACE      router mode: redirect the hosts on this LAN interface (e.g. eth1)
+  --uid-exclude USER  machine mode: the user ett client runs as, whose own links are not redirected`;
+
 export const STATUS_USAGE = `Usage: ett status [--control PATH] [--json] [--watch] [--web [--listen 127.0.0.1:PORT]]
 
 Asks a running ett relay, client or up over its control socket what it holds now: listeners, links
@@ -201,6 +228,7 @@ export const COMMAND_USAGES: readonly (readonly [string, string])[] = [
   ['check-config', CHECK_CONFIG_USAGE],
   ['explain', EXPLAIN_USAGE],
   ['run', RUN_USAGE],
+  ['transparent-rules', TRANSPARENT_RULES_USAGE],
   ['version', VERSION_USAGE],
   ['status', STATUS_USAGE],
   ['reload', RELOAD_USAGE],

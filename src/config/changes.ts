@@ -103,9 +103,19 @@ export function clientChanges(old: ClientSettings, next: ClientSettings): Change
   socksLines(lines, old.socksUsers, next.socksUsers);
   // The PAC file's rules follow a reload; serving it or not is decided at start.
   if (old.pac !== next.pac) lines.push(`pac: ${old.pac} -> ${next.pac} needs a restart (kept)`);
+  // The transparent and DNS ports are bound at start, as listen is.
+  for (const key of ['transparent', 'dns'] as const) {
+    const [o, n] = [old[key], next[key]].map((t) => (t === undefined ? '(none)' : formatTarget(t)));
+    if (o !== n) lines.push(`${key}: ${o} -> ${n} needs a restart (kept)`);
+  }
   const limits = limitLines(old.limits, next.limits, lines);
   if (old.logLevel !== next.logLevel) lines.push(`log_level: ${old.logLevel} -> ${next.logLevel}`);
-  return { settings: { ...next, ...restart, pac: old.pac, limits }, lines };
+  const ports = {
+    ...(old.transparent === undefined ? {} : { transparent: old.transparent }),
+    ...(old.dns === undefined ? {} : { dns: old.dns }),
+  };
+  const { transparent: _t, dns: _d, ...rest } = next;
+  return { settings: { ...rest, ...restart, pac: old.pac, ...ports, limits }, lines };
 }
 
 /** `direct`, `block`, `route NAME`, `group NAME`. */

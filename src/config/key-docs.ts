@@ -98,6 +98,19 @@ export const KEY_DOCS: Readonly<Record<string, KeyDoc>> = {
       'Client: serve a proxy auto-config file for browsers at http://LISTEN/proxy.pac (and /wpad.dat) ' +
       'that follows the rules where a browser can (default true); with socks_users set, to this machine only.',
   },
+  transparent: {
+    value: '"HOST:PORT"',
+    text:
+      'Client: the transparent port, for TCP connections the kernel redirected to it (nftables redirect; ' +
+      'ett transparent-rules prints the rules): the original destination is read from the socket and ' +
+      'routed by the rules, a name-table address as its name again. localhost: both 127.0.0.1 and ::1.',
+  },
+  dns: {
+    value: '"HOST:PORT"',
+    text:
+      'Client: the DNS port (UDP and TCP), answering A and AAAA with name-table addresses in 240.0.0.0/4 ' +
+      '(and 100::/96) that the transparent port turns back into names; localhost: both loopbacks.',
+  },
   log_level: { value: '"LEVEL"', text: 'debug, info (default), warn, error or silent.' },
   log_format: {
     value: '"FORMAT"',

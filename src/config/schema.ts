@@ -51,6 +51,8 @@ export const KEYS: Readonly<Record<Role, readonly string[]>> = {
     'limits',
     'socks_users',
     'pac',
+    'transparent',
+    'dns',
     ...OBSERVE_KEYS,
   ],
   up: ['listen', 'log_level', ...OBSERVE_KEYS],
@@ -87,6 +89,10 @@ export interface ClientSettings {
   readonly socksUsers?: ReadonlyMap<string, string>;
   /** Serve the PAC file (GET /proxy.pac) on the listen port; default true. */
   readonly pac: boolean;
+  /** The transparent port (connections the kernel redirected; host `localhost`: both loopbacks). */
+  readonly transparent?: Target;
+  /** The DNS port (UDP and TCP), answering from the name table the transparent port reads. */
+  readonly dns?: Target;
   readonly logLevel: LogLevel;
   readonly limits: Limits;
   /** control, metrics, log_format (config/observe.ts). */
@@ -156,11 +162,15 @@ export function validateClientExceptKey(inputs: Inputs): Omit<ClientSettings, 'k
   const listen = listenValue(inputs, 'client', DEFAULT_CLIENT_LISTEN);
   const routing = validateRouting(inputs, limits, listen);
   const socksUsers = socksUsersValue(inputs);
+  const transparent = optionalListen(inputs, 'transparent');
+  const dns = optionalListen(inputs, 'dns');
   return {
     listen,
     routing,
     ...(socksUsers === undefined ? {} : { socksUsers }),
     pac: optionalBoolean(inputs, 'pac') ?? true,
+    ...(transparent === undefined ? {} : { transparent }),
+    ...(dns === undefined ? {} : { dns }),
     logLevel: logLevelValue(inputs),
     limits,
     observe: observeValue(inputs),
@@ -213,6 +223,16 @@ function listenValue(inputs: Inputs, role: Role, fallback: Target | undefined): 
   if (typeof g.value !== 'string') throw bad(g, 'listen', undefined, 'must be a string "HOST:PORT"');
   const t = parseListen(g.value);
   if (typeof t === 'string') throw bad(g, 'listen', undefined, `${JSON.stringify(g.value)}: ${t}`);
+  return t;
+}
+
+/** An optional HOST:PORT to listen on (the transparent and DNS ports). */
+function optionalListen(inputs: Inputs, key: string): Target | undefined {
+  const g = inputs.get(key);
+  if (g === undefined) return undefined;
+  if (typeof g.value !== 'string') throw bad(g, key, undefined, 'must be a string "HOST:PORT"');
+  const t = parseListen(g.value);
+  if (typeof t === 'string') throw bad(g, key, undefined, `${JSON.stringify(g.value)}: ${t}`);
   return t;
 }
 

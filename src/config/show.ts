@@ -24,6 +24,8 @@ export function showClient(s: ClientSettings, pin?: string): string {
     `key = ${str(s.keyPath)}${pin === undefined ? '' : `  # pin ${pin}`}`,
     `listen = ${str(formatTarget(s.listen))}`,
     `pac = ${s.pac}${s.pac ? '  # GET /proxy.pac on the listen port' : ''}`,
+    ...(s.transparent === undefined ? [] : [`transparent = ${str(formatTarget(s.transparent))}`]),
+    ...(s.dns === undefined ? [] : [`dns = ${str(formatTarget(s.dns))}`]),
     `log_level = ${str(s.logLevel)}`,
     ...showObserve(s.observe),
   ];

@@ -85,8 +85,9 @@ export async function startDnsServer(listen: DnsListen, o: DnsServerOptions): Pr
           server.off('error', reject);
           resolve();
         };
-        if (listen.kind === 'address')
-          server.listen({ host: listen.address.host, port: listen.address.port }, done);
+        // Port 0 picks one for UDP; TCP takes the same, as a resolver expects.
+        const port = listen.kind === 'address' && udp !== null ? udp.address().port : 0;
+        if (listen.kind === 'address') server.listen({ host: listen.address.host, port }, done);
         else server.listen({ fd: listen.tcp! }, done);
       });
       server.on('error', (err) => o.log.warn(`dns tcp: ${err.message}`));

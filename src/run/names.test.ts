@@ -71,4 +71,37 @@ describe('run name table', () => {
     }
     assert.equal(t.nameFor(formatNameAddress(1)), undefined);
   });
+
+  test('a name held by an open connection keeps its address through a flood of new names', () => {
+    const t = new NameTable(3, 1000);
+    const a = t.addressFor('held.test')!;
+    const release = t.hold(a);
+    const again = t.hold(a); // a second connection to the same name
+    assert.equal(t.heldCount, 1);
+    for (let i = 0; i < 50; i++) t.addressFor(`flood${i}.test`);
+    assert.equal(t.size, 3);
+    assert.equal(t.nameFor(a), 'held.test', 'held through 50 newer names');
+    release();
+    release(); // a second call does nothing
+    for (let i = 50; i < 100; i++) t.addressFor(`flood${i}.test`);
+    assert.equal(t.nameFor(a), 'held.test', 'still held by the second connection');
+    again();
+    assert.equal(t.heldCount, 0);
+    for (let i = 100; i < 103; i++) t.addressFor(`flood${i}.test`);
+    assert.equal(t.nameFor(a), undefined, 'forgotten once no connection holds it');
+  });
+
+  test('when every name is held, the oldest goes anyway: the size bound comes first', () => {
+    const t = new NameTable(2, 100);
+    const a = t.addressFor('a.test')!;
+    const b = t.addressFor('b.test')!;
+    t.hold(a);
+    t.hold(b);
+    assert.equal(t.addressFor('c.test'), '240.0.0.3');
+    assert.equal(t.size, 2);
+    assert.equal(t.nameFor(a), undefined, 'a, the oldest, was forgotten');
+    assert.equal(t.nameFor(b), 'b.test');
+    assert.equal(t.hold('240.0.0.99')(), undefined, 'an address of no name: a release that does nothing');
+    assert.equal(t.hold('10.0.0.1')(), undefined);
+  });
 });

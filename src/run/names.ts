@@ -7,13 +7,16 @@
 // hands out 240.0.0.1 upward through NAME_SPAN addresses (240.0.0.0/5) and holds at most `capacity`
 // names: the least recently used is forgotten first. A forgotten address is not handed out again until
 // the whole span has gone round, so a program that kept an old address sees a refusal, never another
-// name's host. Pure: no I/O. Keep the range equal to native/ett-run.h.
+// name's host. A name held by an open connection (hold) is passed over when one must be forgotten, so
+// it keeps its address while it is in use; only if every name is held is the oldest forgotten anyway
+// (more connections than the table's size: the bound on memory comes first). Pure: no I/O. Keep the
+// range equal to native/ett-run.h.
 
 /** 240.0.0.0 as an unsigned 32-bit number. */
 export const NAME_NET = 0xf0000000;
 /** How many addresses are handed out (240.0.0.0/5). */
 export const NAME_SPAN = 1 << 27;
-/** Names held at once by default. */
+/** Names held at once by default (limits.ts nameTableSize). */
 export const NAME_CAPACITY_DEFAULT = 65_536;
 /** Longest name carried (DNS: 253 characters). */
 export const NAME_MAX = 253;
@@ -50,6 +53,8 @@ export class NameTable {
   // Insertion order of byName is recency: a name used again is moved to the end.
   private readonly byName = new Map<string, number>();
   private readonly byIndex = new Map<number, string>();
+  /** Open connections per index (hold), absent when none. */
+  private readonly holds = new Map<number, number>();
   private next = 1;
 
   /** capacity: names held at once; span: addresses handed out (tests make both small). */
@@ -93,11 +98,44 @@ export class NameTable {
     return name;
   }
 
+  /**
+   * Keeps the name an address stands for from being forgotten until the returned release is called
+   * (once; later calls do nothing). For an address that stands for no name, a release that does nothing.
+   */
+  hold(address: string): () => void {
+    const index = nameAddressIndex(address);
+    if (index === null || !this.byIndex.has(index)) return () => undefined;
+    this.holds.set(index, (this.holds.get(index) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const n = this.holds.get(index)! - 1;
+      if (n > 0) this.holds.set(index, n);
+      else this.holds.delete(index);
+    };
+  }
+
+  /** Names held by open connections (hold) just now. */
+  get heldCount(): number {
+    return this.holds.size;
+  }
+
+  /** Forgets the least recently used name no connection holds (the oldest of all if every one is held). */
   private forgetOldest(): void {
-    const oldest = this.byName.keys().next();
-    if (oldest.done) return;
-    this.byIndex.delete(this.byName.get(oldest.value)!);
-    this.byName.delete(oldest.value);
+    let victim: string | undefined;
+    for (const [name, index] of this.byName) {
+      victim ??= name;
+      if (!this.holds.has(index)) {
+        victim = name;
+        break;
+      }
+    }
+    if (victim === undefined) return;
+    const index = this.byName.get(victim)!;
+    this.byIndex.delete(index);
+    this.holds.delete(index);
+    this.byName.delete(victim);
   }
 
   /** The next index not in use, going round the span (1 .. span-1). capacity < span, so one is free. */

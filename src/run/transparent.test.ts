@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isolatedNsswitch } from './isolate.js';
 import { NameTable } from './names.js';
-import { targetFor } from './transparent.js';
+import { tableAddress, targetFor } from './transparent.js';
 
 test('targetFor: a table address becomes its name again, from IPv4 and from 100::/96', () => {
   const table = new NameTable(4, 64);
@@ -27,6 +27,20 @@ test('targetFor: a table address whose name is forgotten or never handed out is 
   assert.throws(() => targetFor(table, '240.0.0.1', 80), { code: 'bad-request' });
   assert.throws(() => targetFor(table, '240.0.0.9', 80), /stands for no name/);
   assert.deepEqual(targetFor(table, '240.0.0.2', 80), { host: 'b.test', port: 80 });
+});
+
+test('tableAddress and targetFor: a dual-stack listener sees IPv4 as ::ffff:a.b.c.d, the same thing', () => {
+  const table = new NameTable(4, 64);
+  table.addressFor('mapped.test'); // 240.0.0.1
+  assert.equal(tableAddress('240.0.0.1'), '240.0.0.1');
+  assert.equal(tableAddress('::ffff:240.0.0.1'), '240.0.0.1');
+  assert.equal(tableAddress('::FFFF:f000:1'), '240.0.0.1');
+  assert.equal(tableAddress('100::240.0.0.1'), '240.0.0.1');
+  for (const other of ['239.255.255.255', '::ffff:10.0.0.1', '100::1:f000:1', '2001:db8::1', 'x']) {
+    assert.equal(tableAddress(other), null, other);
+  }
+  assert.deepEqual(targetFor(table, '::ffff:240.0.0.1', 80), { host: 'mapped.test', port: 80 });
+  assert.deepEqual(targetFor(table, '::ffff:192.0.2.7', 80), { host: '192.0.2.7', port: 80 });
 });
 
 test('isolatedNsswitch: the hosts line becomes `files dns`, every other line stays', () => {
