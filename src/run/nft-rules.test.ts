@@ -28,6 +28,10 @@ test('machine mode: DNS first, loopback and local addresses stay, every other TC
   const only = chain(text, 'machine_only_ett');
   assert.equal(only[0], 'type filter hook output priority filter; policy drop;');
   assert.ok(only.includes('oifname "lo" accept'));
+  assert.ok(
+    only.includes('ip daddr 127.0.0.0/8 accept'),
+    'a redirected packet still names its first interface',
+  );
   assert.ok(only.includes('meta skuid "ett" accept'));
   assert.equal(only.at(-1), 'counter drop');
   assert.ok(!text.includes('router_'), 'no router chains');

@@ -80,10 +80,14 @@ export function transparentRuleset(o: RulesetOptions): string {
       '\t\tfib daddr type local return',
       `\t\tmeta l4proto tcp redirect to :${t}`,
       '\t}',
-      '\t# Nothing else leaves: loopback (where the redirect goes), ett itself, replies, link setup.',
+      '\t# Nothing else leaves: loopback (where the redirects go), ett itself, replies, link setup.',
       '\tchain machine_only_ett {',
       '\t\ttype filter hook output priority filter; policy drop;',
       '\t\toifname "lo" accept',
+      // A redirected packet keeps the interface its first route chose (the hook's), but is now
+      // addressed to loopback, where the ports are.
+      '\t\tip daddr 127.0.0.0/8 accept',
+      '\t\tip6 daddr ::1 accept',
       `\t\tmeta skuid ${user} accept`,
       '\t\tct state established,related accept',
       '\t\ticmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert } accept',

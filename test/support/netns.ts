@@ -261,7 +261,12 @@ export function curlIn(topo: Topology, host: Host, args: string[], timeoutMs = 6
 
 /** Any command inside host's namespace, its stdout streamed into a hash; killed after timeoutMs + 2 s. */
 export function streamIn(topo: Topology, host: Host, argv: string[], timeoutMs = 60_000): Download {
-  const child = spawn('ip', ['netns', 'exec', topo.ns[host], ...argv], {
+  return streamInNs(topo.ns[host], argv, timeoutMs);
+}
+
+/** As streamIn, in a namespace given by name (one made beside a topology, as a LAN host). */
+export function streamInNs(ns: string, argv: string[], timeoutMs = 60_000): Download {
+  const child = spawn('ip', ['netns', 'exec', ns, ...argv], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: CHILD_ENV,
   });
