@@ -149,3 +149,24 @@ test('client: pac is decided at start (a reload keeps it, saying so); it default
   assert.equal(r.settings.pac, true);
   assert.throws(() => client(`via = "${SHARE_A}"\npac = "no"`), /client\.toml: pac: /);
 });
+
+test('client: the transparent and DNS ports are bound at start (a reload keeps them); bad values name the key', () => {
+  const a = client(`via = "${SHARE_A}"\ntransparent = "localhost:9040"`);
+  assert.deepEqual(a.transparent, { host: 'localhost', port: 9040 });
+  assert.equal(a.dns, undefined);
+  const r = clientChanges(a, client(`via = "${SHARE_A}"\ntransparent = "[::]:9041"\ndns = "[::]:5353"`));
+  assert.deepEqual(r.lines, [
+    'transparent: localhost:9040 -> [::]:9041 needs a restart (kept)',
+    'dns: (none) -> [::]:5353 needs a restart (kept)',
+  ]);
+  assert.deepEqual(r.settings.transparent, { host: 'localhost', port: 9040 });
+  assert.equal(r.settings.dns, undefined);
+  assert.throws(
+    () => client(`via = "${SHARE_A}"\ntransparent = 9040`),
+    /client\.toml: transparent: must be a string/,
+  );
+  assert.throws(
+    () => client(`via = "${SHARE_A}"\ndns = "5353"`),
+    /client\.toml: dns: "5353": expected HOST:PORT/,
+  );
+});
