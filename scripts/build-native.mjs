@@ -67,6 +67,7 @@ if (!existsSync(join(headers, 'node_api.h'))) {
       '-o',
       join(out, 'ett-native.node'),
       join(src, 'isolate', 'addon.c'),
+      join(src, 'isolate', 'conntrack.c'),
     ],
     'ett run --isolate and the transparent port',
   );

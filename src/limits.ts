@@ -61,6 +61,11 @@ export interface Limits {
   readonly udpBytesInFlight: number;
   /** UDP associations a relay holds at once for one client key; more are refused with `limit`. */
   readonly udpAssociationsPerClient: number;
+  /**
+   * UDP flows (a program's socket and one destination) the isolated run carries at once, each its own
+   * association; datagrams of more are dropped. At most udpAssociationsPerClient of the exit serve.
+   */
+  readonly udpFlowsMax: number;
   /** DNS port: TCP connections served at once; more are closed at accept. */
   readonly dnsTcpConnectionsMax: number;
   /** DNS port: a TCP connection that sends no complete query for this long is closed, ms. */
@@ -102,6 +107,7 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   udpDatagramsPerSecond: 20_000,
   udpBytesInFlight: 1024 * 1024,
   udpAssociationsPerClient: 256,
+  udpFlowsMax: 256,
   dnsTcpConnectionsMax: 64,
   dnsTcpIdleTimeoutMs: 10_000,
   nameTableSize: 65_536,

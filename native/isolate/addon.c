@@ -4,6 +4,7 @@
 //                                            (close-on-exec); null if nothing came within timeoutMs
 //   originalDst(fd) → { address, port } | null   getsockopt(SO_ORIGINAL_DST / IP6T_SO_ORIGINAL_DST)
 //   closeFd(fd)                              close(2)
+//   conntrackOrigDst(fd, local, lport, peer, pport) → { address, port } | null   (conntrack.c)
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -16,7 +17,7 @@
 #include <unistd.h>
 
 #define ORIGINAL_DST 80 // SO_ORIGINAL_DST (linux/netfilter_ipv4.h) = IP6T_SO_ORIGINAL_DST
-#define FDS_MAX 8
+#define FDS_MAX 16
 
 static napi_value throw_errno(napi_env env, const char *what) {
   char msg[160];
@@ -157,6 +158,8 @@ static napi_value close_fd(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+napi_value conntrack_orig_dst(napi_env env, napi_callback_info info); // conntrack.c
+
 NAPI_MODULE_INIT() {
   napi_value f;
   napi_create_function(env, "socketPair", NAPI_AUTO_LENGTH, socket_pair, NULL, &f);
@@ -167,5 +170,7 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "recvFds", f);
   napi_create_function(env, "originalDst", NAPI_AUTO_LENGTH, original_dst, NULL, &f);
   napi_set_named_property(env, exports, "originalDst", f);
+  napi_create_function(env, "conntrackOrigDst", NAPI_AUTO_LENGTH, conntrack_orig_dst, NULL, &f);
+  napi_set_named_property(env, exports, "conntrackOrigDst", f);
   return exports;
 }

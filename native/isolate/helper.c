@@ -5,11 +5,13 @@
 // 1. unshare(user + net + mount + pid); as root without user namespaces, net + mount + pid.
 // 2. In the new network namespace (which has only lo): lo up, every IPv4/IPv6 address routed locally,
 //    and an nftables ruleset: TCP to any non-loopback address and UDP/TCP to port 53 anywhere are
-//    redirected to listeners made here; every other packet that is not loopback is dropped.
+//    redirected to listeners made here, and so is UDP to any other non-loopback address; every other
+//    packet that is not loopback is dropped.
 // 3. /etc/resolv.conf is RESOLV_CONF and /etc/nsswitch.conf is NSSWITCH_CONF (bind mounts in the new
 //    mount namespace: the resolver asks DNS, which is ett, and no host daemon such as systemd-resolved).
-// 4. The listeners (tcp4, tcp6, DNS udp4, udp6, DNS tcp4, tcp6) go to ett over fd 3 (SCM_RIGHTS) with
-//    "OK\n"; on a
+// 4. The listeners (tcp4, tcp6, DNS udp4, udp6, DNS tcp4, tcp6, UDP udp4, udp6) and a ctnetlink
+//    socket (NETLINK_NETFILTER, opened here so that it asks this namespace's connection tracking for a
+//    redirected datagram's original destination) go to ett over fd 3 (SCM_RIGHTS) with "OK\n"; on a
 //    failure "E reason\n" goes instead and we exit 2.
 // 5. A child becomes pid 1 of the new pid namespace; it mounts /proc, starts CMD as its child (in a
 //    nested user namespace that does not own the network namespace, as the caller's uid/gid, or as
@@ -19,6 +21,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/netlink.h>
 #include <linux/capability.h>
 #include <netinet/in.h>
 #include <sched.h>
@@ -35,7 +38,7 @@
 #include <unistd.h>
 
 #define ETT_FD 3
-#define LISTENERS 6
+#define LISTENERS 9
 
 static void fail(const char *fmt, ...) {
   char msg[512] = "E ";
@@ -243,7 +246,7 @@ int main(int argc, char **argv) {
     fail("isolate: cannot set up the namespace's loopback with ip (iproute2 installed?)");
   int have6 = run_tool(route6, NULL) == 0;
 
-  int fds[LISTENERS], t4, t6 = 0, u4, u6 = 0, d4, d6 = 0;
+  int fds[LISTENERS], t4, t6 = 0, u4, u6 = 0, d4, d6 = 0, x4, x6 = 0;
   fds[0] = listener(AF_INET, SOCK_STREAM, &t4);
   // Without IPv6, IPv4 sockets stand in for the IPv6 ones: nothing is redirected to them.
   int f6 = have6 ? AF_INET6 : AF_INET;
@@ -252,8 +255,12 @@ int main(int argc, char **argv) {
   fds[3] = listener(f6, SOCK_DGRAM, &u6);
   fds[4] = listener(AF_INET, SOCK_STREAM, &d4);
   fds[5] = listener(f6, SOCK_STREAM, &d6);
-  for (int i = 0; i < LISTENERS; i++)
+  fds[6] = listener(AF_INET, SOCK_DGRAM, &x4);
+  fds[7] = listener(f6, SOCK_DGRAM, &x6);
+  for (int i = 0; i < LISTENERS - 1; i++)
     if (fds[i] < 0) fail("isolate: cannot listen inside the namespace: %s", strerror(errno));
+  fds[8] = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+  if (fds[8] < 0) fail("isolate: cannot open a ctnetlink socket (nf_conntrack_netlink): %s", strerror(errno));
 
   char rules[2048];
   int n = snprintf(rules, sizeof rules,
@@ -263,13 +270,14 @@ int main(int argc, char **argv) {
                    "  tcp dport 53 redirect to :%d\n"
                    "  ip daddr 127.0.0.0/8 return\n"
                    "  meta l4proto tcp redirect to :%d\n"
+                   "  meta l4proto udp redirect to :%d\n"
                    " }\n"
                    " chain only_lo { type filter hook output priority 0; policy drop;\n"
                    "  oif lo ip daddr 127.0.0.0/8 accept\n"
                    "  oif lo ct state established,related accept\n"
                    " }\n"
                    "}\n",
-                   u4, d4, t4);
+                   u4, d4, t4, x4);
   if (have6)
     snprintf(rules + n, sizeof rules - (size_t)n,
              "table ip6 ett {\n"
@@ -278,13 +286,14 @@ int main(int argc, char **argv) {
              "  tcp dport 53 redirect to :%d\n"
              "  ip6 daddr ::1 return\n"
              "  meta l4proto tcp redirect to :%d\n"
+             "  meta l4proto udp redirect to :%d\n"
              " }\n"
              " chain only_lo { type filter hook output priority 0; policy drop;\n"
              "  oif lo ip6 daddr ::1 accept\n"
              "  oif lo ct state established,related accept\n"
              " }\n"
              "}\n",
-             u6, d6, t6);
+             u6, d6, t6, x6);
   else
     snprintf(rules + n, sizeof rules - (size_t)n,
              "table ip6 ett { chain only_lo { type filter hook output priority 0; policy drop; } }\n");

@@ -1,8 +1,10 @@
 // `ett run --isolate`: CMD in namespaces of its own where the only way out is ett (DESIGN §16). The
-// helper (native/isolate/helper.c) makes the namespaces and hands over six listeners; here they are
-// served: redirected TCP by the client's rules (transparent.ts), DNS from the name table (dns-server.ts).
+// helper (native/isolate/helper.c) makes the namespaces and hands over eight listeners and a ctnetlink
+// socket; here they are served: redirected TCP by the client's rules (transparent.ts), DNS from the name
+// table (dns-server.ts), other UDP by the rules too (transparent-udp.ts).
 
 import { spawn } from 'node:child_process';
+import * as dgram from 'node:dgram';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -16,6 +18,7 @@ import { startDnsServer, type DnsServer } from './dns-server.js';
 import type { NameTable } from './names.js';
 import { findIsolateHelper, loadAddon, recvFdsWithin } from './native.js';
 import { serveTransparent } from './transparent.js';
+import { serveTransparentUdp, type TransparentUdp } from './transparent-udp.js';
 
 export interface IsolateOptions {
   readonly router: Router;
@@ -52,6 +55,9 @@ export async function runIsolated(
   const servers: net.Server[] = [];
   const dns: DnsServer[] = [];
   const open: Set<net.Socket>[] = [];
+  const udp: TransparentUdp[] = [];
+  const udpSockets: dgram.Socket[] = [];
+  let conntrack: number | undefined;
   try {
     const resolv = path.join(dir, 'resolv.conf');
     const nss = path.join(dir, 'nsswitch.conf');
@@ -71,14 +77,25 @@ export async function runIsolated(
     } finally {
       addon.closeFd(mine);
     }
-    if (got === null || got.text !== 'OK\n' || got.fds.length !== 6) {
+    if (got === null || got.text !== 'OK\n' || got.fds.length !== 9) {
       for (const fd of got?.fds ?? []) addon.closeFd(fd);
       if (got === null) child.kill('SIGKILL');
       const code = await status;
       const why = got?.text.startsWith('E ') ? got.text.slice(2).trim() : `the helper ended (status ${code})`;
       throw new TunnelError('config', `run: ${why}`);
     }
-    const [t4, t6, u4, u6, d4, d6] = got.fds as [number, number, number, number, number, number];
+    const [t4, t6, u4, u6, d4, d6, x4, x6, conntrackFd] = got.fds as number[] as [
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
+    conntrack = conntrackFd;
     for (const fd of [t4, t6]) {
       const server = net.createServer({ allowHalfOpen: true });
       servers.push(server);
@@ -92,8 +109,27 @@ export async function runIsolated(
     ] as const) {
       dns.push(await startDnsServer({ kind: 'fds', udp, tcp }, o));
     }
+    for (const [fd, type] of [
+      [x4, 'udp4'],
+      [x6, 'udp6'],
+    ] as const) {
+      const socket = dgram.createSocket({ type });
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject);
+        socket.bind({ fd } as dgram.BindOptions, () => {
+          socket.off('error', reject);
+          resolve();
+        });
+      });
+      socket.on('error', (err) => o.log.debug(`isolate: udp: ${err.message}`));
+      udpSockets.push(socket);
+      udp.push(serveTransparentUdp(socket, { ...o, addon, conntrackFd }));
+    }
     return await status;
   } finally {
+    for (const u of udp) u.close();
+    for (const s of udpSockets) s.close();
+    if (conntrack !== undefined) addon.closeFd(conntrack);
     for (const set of open) for (const s of set) s.destroy();
     await Promise.all([
       ...servers.map((s) => new Promise<void>((r) => s.close(() => r()))),

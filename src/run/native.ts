@@ -16,6 +16,18 @@ export interface Addon {
   /** The destination a connection had before the kernel redirected it (nftables redirect), or null. */
   originalDst(fd: number): { address: string; port: number } | null;
   closeFd(fd: number): void;
+  /**
+   * The original destination of a redirected UDP flow, asked of connection tracking over a ctnetlink
+   * socket (fd) of the namespace: the flow ett sees arrive at local:localPort from peer:peerPort. null
+   * when it is not tracked.
+   */
+  conntrackOrigDst(
+    fd: number,
+    local: string,
+    localPort: number,
+    peer: string,
+    peerPort: number,
+  ): { address: string; port: number } | null;
 }
 
 const HINT = "Install a C compiler (e.g. apt-get install gcc) and run `npm run build` in ett's directory.";

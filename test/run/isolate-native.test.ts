@@ -57,6 +57,8 @@ interface Run {
   stdout: string;
   connections: { address: string; port: number }[];
   dns: string[];
+  /** Other UDP: the original destinations connection tracking gave, as address:port. */
+  udp: string[];
 }
 
 /** Runs `sh -c script` through the helper, serving its redirected TCP and DNS as ett would. */
@@ -77,9 +79,19 @@ async function isolated(script: string): Promise<Run> {
     a.closeFd(mine);
     assert.ok(got !== null, 'the helper handed over nothing within 10 s');
     assert.equal(got.text, 'OK\n', got.text);
-    assert.equal(got.fds.length, 6);
-    const [t4, t6, u4, u6, d4, d6] = got.fds as [number, number, number, number, number, number];
-    const run: Run = { status: -1, stdout: '', connections: [], dns: [] };
+    assert.equal(got.fds.length, 9);
+    const [t4, t6, u4, u6, d4, d6, x4, x6, ct] = got.fds as number[] as [
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
+    const run: Run = { status: -1, stdout: '', connections: [], dns: [], udp: [] };
     const servers: net.Server[] = [];
     for (const fd of [t4, t6]) {
       const server = net.createServer((s) => {
@@ -105,10 +117,26 @@ async function isolated(script: string): Promise<Run> {
       u.on('message', (_m, from) => run.dns.push(`udp from ${from.address}`));
       sockets.push(u);
     }
+    for (const [fd, type] of [
+      [x4, 'udp4'],
+      [x6, 'udp6'],
+    ] as const) {
+      const u = dgram.createSocket(type);
+      u.bind({ fd } as dgram.BindOptions, () => {
+        const local = u.address();
+        u.on('message', (m, from) => {
+          const dst = a.conntrackOrigDst(ct, local.address, local.port, from.address, from.port);
+          run.udp.push(dst === null ? 'unknown' : `${dst.address}:${dst.port}`);
+          u.send(Buffer.concat([Buffer.from('re:'), m]), from.port, from.address);
+        });
+      });
+      sockets.push(u);
+    }
     child.stdout!.setEncoding('utf8').on('data', (d: string) => (run.stdout += d));
     run.status = await new Promise<number>((r) => child.once('exit', (code) => r(code ?? -1)));
     for (const s of servers) s.close();
     for (const u of sockets) u.close();
+    a.closeFd(ct);
     return run;
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -144,24 +172,33 @@ test(
 );
 
 test(
-  "helper: CMD's loopback is its own; UDP elsewhere and the exit by a signal",
+  "helper: CMD's loopback is its own; UDP elsewhere reaches ett with its original destination and is answered from there; the exit by a signal",
   { skip: missing },
   async () => {
     const run = await isolated(
       [
-        // a server CMD starts on 127.0.0.1 answers CMD, not ett; UDP to elsewhere goes nowhere
+        // a server CMD starts on 127.0.0.1 answers CMD, not ett; UDP to elsewhere reaches ett, whose
+        // answer CMD sees come from where it sent (two destinations from one socket, and IPv6)
         `python3 -c '${[
           'import socket',
           's=socket.socket(); s.bind(("127.0.0.1",0)); s.listen()',
           'c=socket.create_connection(s.getsockname()); a,_=s.accept(); a.sendall(b"mine"); print(c.recv(9).decode())',
-          'u=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); u.sendto(b"x",("192.0.2.8",5000))',
+          'u=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); u.settimeout(5)',
+          'u.sendto(b"x",("192.0.2.8",5000)); print(u.recvfrom(64))',
+          'u.sendto(b"y",("192.0.2.8",5001)); print(u.recvfrom(64))',
+          'v=socket.socket(socket.AF_INET6,socket.SOCK_DGRAM); v.settimeout(5)',
+          'v.sendto(b"z",("2001:db8::8",5002)); r=v.recvfrom(64); print(r[0], r[1][:2])',
         ].join('; ')}'`,
         'kill -TERM $$',
       ].join('; '),
     );
-    assert.equal(run.stdout, 'mine\n');
-    assert.deepEqual(run.connections, []); // neither the loopback connection nor the UDP reached ett
+    assert.equal(
+      run.stdout,
+      "mine\n(b're:x', ('192.0.2.8', 5000))\n(b're:y', ('192.0.2.8', 5001))\nb're:z' ('2001:db8::8', 5002)\n",
+    );
+    assert.deepEqual(run.connections, []); // the loopback connection did not reach ett
     assert.deepEqual(run.dns, []);
+    assert.deepEqual(run.udp, ['192.0.2.8:5000', '192.0.2.8:5001', '2001:db8::8:5002']);
     assert.equal(run.status, -1); // killed by SIGTERM: the helper raised it on itself
   },
 );
