@@ -5,6 +5,7 @@
 //   originalDst(fd) → { address, port } | null   getsockopt(SO_ORIGINAL_DST / IP6T_SO_ORIGINAL_DST)
 //   closeFd(fd)                              close(2)
 //   conntrackOrigDst(fd, local, lport, peer, pport) → { address, port } | null   (conntrack.c)
+//   conntrackOpen() → fd of this namespace's ctnetlink, or throws why not          (conntrack.c)
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -159,6 +160,7 @@ static napi_value close_fd(napi_env env, napi_callback_info info) {
 }
 
 napi_value conntrack_orig_dst(napi_env env, napi_callback_info info); // conntrack.c
+napi_value conntrack_open(napi_env env, napi_callback_info info);     // conntrack.c
 
 NAPI_MODULE_INIT() {
   napi_value f;
@@ -172,5 +174,7 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "originalDst", f);
   napi_create_function(env, "conntrackOrigDst", NAPI_AUTO_LENGTH, conntrack_orig_dst, NULL, &f);
   napi_set_named_property(env, exports, "conntrackOrigDst", f);
+  napi_create_function(env, "conntrackOpen", NAPI_AUTO_LENGTH, conntrack_open, NULL, &f);
+  napi_set_named_property(env, exports, "conntrackOpen", f);
   return exports;
 }

@@ -16,6 +16,7 @@
 #include <node_api.h>
 #include <poll.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -152,4 +153,77 @@ napi_value conntrack_orig_dst(napi_env env, napi_callback_info info) {
     }
   }
   return nul;
+}
+
+// conntrackOpen() → fd, or throws naming why connection tracking cannot be asked here
+//
+// A NETLINK_NETFILTER socket of this process's network namespace (the client's transparent port, which
+// runs in the host's), probed with one CT_GET for a flow that cannot exist (UDP from 0.0.0.0:0 to
+// 0.0.0.0:0): the kernel answers ENOENT when ett may ask it, EPERM without CAP_NET_ADMIN.
+napi_value conntrack_open(napi_env env, napi_callback_info info) {
+  (void)info;
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+  if (fd < 0) {
+    char why[160];
+    snprintf(why, sizeof why, "cannot open a ctnetlink socket (is nf_conntrack_netlink available?): %s",
+             strerror(errno));
+    napi_throw_error(env, NULL, why);
+    return NULL;
+  }
+  struct msg m = {.len = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct nfgenmsg))};
+  memset(m.data, 0, sizeof m.data);
+  struct nlmsghdr *h = (struct nlmsghdr *)m.data;
+  h->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
+  h->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+  h->nlmsg_seq = 0x7fffffff;
+  struct nfgenmsg *g = (struct nfgenmsg *)(m.data + NLMSG_HDRLEN);
+  g->nfgen_family = AF_INET;
+  g->version = NFNETLINK_V0;
+  uint32_t any = 0;
+  uint16_t zero = 0;
+  uint8_t udp = IPPROTO_UDP;
+  size_t tuple = put(&m, CTA_TUPLE_ORIG | NLA_F_NESTED, NULL, 0);
+  size_t ip = put(&m, CTA_TUPLE_IP | NLA_F_NESTED, NULL, 0);
+  put(&m, CTA_IP_V4_SRC, &any, 4);
+  put(&m, CTA_IP_V4_DST, &any, 4);
+  end_nest(&m, ip);
+  size_t proto = put(&m, CTA_TUPLE_PROTO | NLA_F_NESTED, NULL, 0);
+  put(&m, CTA_PROTO_NUM, &udp, 1);
+  put(&m, CTA_PROTO_SRC_PORT, &zero, 2);
+  put(&m, CTA_PROTO_DST_PORT, &zero, 2);
+  end_nest(&m, proto);
+  end_nest(&m, tuple);
+  h->nlmsg_len = (uint32_t)m.len;
+  struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+  int err = -1;
+  if (sendto(fd, m.data, m.len, 0, (struct sockaddr *)&kernel, sizeof kernel) >= 0) {
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    char buf[1024];
+    ssize_t n;
+    if (poll(&p, 1, 1000) > 0 && (n = recv(fd, buf, sizeof buf, MSG_DONTWAIT)) > 0) {
+      struct nlmsghdr *r = (struct nlmsghdr *)buf;
+      if (NLMSG_OK(r, (size_t)n) && r->nlmsg_type == NLMSG_ERROR &&
+          r->nlmsg_len >= NLMSG_LENGTH(sizeof(struct nlmsgerr)))
+        err = -((struct nlmsgerr *)NLMSG_DATA(r))->error;
+      else
+        err = 0; // an answer that is not an error: the kernel let us ask
+    } else {
+      err = ETIMEDOUT;
+    }
+  } else {
+    err = errno;
+  }
+  if (err == 0 || err == ENOENT) {
+    napi_value v;
+    napi_create_int32(env, fd, &v);
+    return v;
+  }
+  close(fd);
+  char why[200];
+  if (err == EPERM)
+    snprintf(why, sizeof why, "connection tracking cannot be asked: CAP_NET_ADMIN is needed");
+  else
+    snprintf(why, sizeof why, "connection tracking cannot be asked: %s", strerror(err));
+  napi_throw_error(env, NULL, why);
+  return NULL;
 }

@@ -1,5 +1,5 @@
 // `ett transparent-rules [--config FILE] [--transparent PORT] [--dns PORT] [--router IFACE]
-// [--uid-exclude USER]`: prints the nftables ruleset (run/nft-rules.ts) that sends this machine's or a
+// [--uid-exclude USER] [--udp]`: prints the nftables ruleset (run/nft-rules.ts) that sends this machine's or a
 // LAN interface's TCP and DNS to a client's transparent and DNS ports, for `nft -f -`. The ports come
 // from the flags or from the client's config file (its `transparent` and `dns`); nothing is applied here.
 
@@ -15,10 +15,13 @@ export const OPTIONS = {
   dns: { type: 'string' },
   router: { type: 'string' },
   'uid-exclude': { type: 'string' },
+  udp: { type: 'boolean' },
 } as const;
 
 export async function transparentRules(args: string[]): Promise<number> {
-  const values = parseFlags('transparent-rules', args, OPTIONS).values as Partial<Record<string, string>>;
+  const parsed = parseFlags('transparent-rules', args, OPTIONS).values;
+  const udp = parsed.udp === true;
+  const values = parsed as Partial<Record<string, string>>;
   const file = values.config === undefined ? new Map<string, Given>() : await readConfigFile(values.config);
   const port = (key: 'transparent' | 'dns'): number => {
     const flag = values[key];
@@ -44,6 +47,7 @@ export async function transparentRules(args: string[]): Promise<number> {
       dnsPort: port('dns'),
       ...(values.router === undefined ? {} : { router: values.router }),
       ...(values['uid-exclude'] === undefined ? {} : { uidExclude: values['uid-exclude'] }),
+      udp,
     }),
   );
   return 0;

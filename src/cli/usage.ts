@@ -23,7 +23,7 @@ Usage:
   ett run [--key FILE] [--via SHARE[,SHARE...] | --config FILE | --socks IP:PORT] [--localnet CIDR]...
           [--strict] [--isolate] -- CMD [ARGS...]
                                           run an unmodified program with its TCP and names through ett
-  ett transparent-rules [--config FILE] [--router IFACE] [--uid-exclude USER]
+  ett transparent-rules [--config FILE] [--router IFACE] [--uid-exclude USER] [--udp]
                                           print nftables rules sending a machine's or a LAN's TCP and DNS
                                           to a client's transparent and DNS ports
   ett version                             ett's version and the Node and OpenSSL it runs on
@@ -98,9 +98,10 @@ serves browsers a proxy auto-config file at http://LISTEN/proxy.pac that follows
                       127.0.0.1; IPv6 in brackets; LPORT 0 picks one) go to HOST:PORT by the default
                       path; repeat for more (replaces the config's [[forwards]])
   --listen HOST:PORT  the local proxy port (default 127.0.0.1:1080)
-  --transparent H:P   a transparent port for TCP the kernel redirected to it (ett transparent-rules
-                      prints the nftables rules): the original destination is routed by the rules,
-                      a name-table address (240.0.0.0/4) as its name; localhost: 127.0.0.1 and ::1
+  --transparent H:P   a transparent port for TCP (and UDP) the kernel redirected to it (ett
+                      transparent-rules prints the nftables rules): the original destination is routed
+                      by the rules, a name-table address (240.0.0.0/4) as its name; localhost:
+                      127.0.0.1 and ::1
   --dns HOST:PORT     a DNS port (UDP and TCP) answering names with name-table addresses, so that
                       the name, never an address resolved here, goes to the exit
   --config FILE       TOML file: key, listen, via or default, [relays], [routes], [groups],
@@ -173,7 +174,7 @@ Exit status: CMD's own (128 + N if it was killed by signal N); 127 if CMD is not
 or configuration error, or --strict refusing CMD.`;
 
 export const TRANSPARENT_RULES_USAGE = `Usage: ett transparent-rules [--config FILE] [--transparent PORT] [--dns PORT]
-                             [--router IFACE] [--uid-exclude USER]
+                             [--router IFACE] [--uid-exclude USER] [--udp]
 
 Prints an nftables ruleset (one table, inet ett, IPv4 and IPv6) for \`nft -f -\` that sends TCP
 connections and DNS queries to a running client's --transparent and --dns ports, and drops whatever
@@ -186,7 +187,10 @@ router forwards nothing from it. Both may be given. Undo with: nft delete table 
   --transparent PORT  the transparent port (PORT or HOST:PORT; overrides the file's)
   --dns PORT          the DNS port (PORT or HOST:PORT; overrides the file's)
   --router IFACE      router mode: redirect the hosts on this LAN interface (e.g. eth1)
-  --uid-exclude USER  machine mode: the user ett client runs as, whose own links are not redirected`;
+  --uid-exclude USER  machine mode: the user ett client runs as, whose own links are not redirected
+  --udp               also send other UDP (to unicast addresses) to the transparent port's number,
+                      carried by the rules like TCP, instead of dropping it; the client needs
+                      CAP_NET_ADMIN to read each datagram's destination (it says so if it cannot)`;
 
 export const STATUS_USAGE = `Usage: ett status [--control PATH] [--json] [--watch] [--web [--listen 127.0.0.1:PORT]]
 

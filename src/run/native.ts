@@ -28,6 +28,11 @@ export interface Addon {
     peer: string,
     peerPort: number,
   ): { address: string; port: number } | null;
+  /**
+   * A ctnetlink socket of ett's own network namespace, for conntrackOrigDst; throws an Error saying why
+   * connection tracking cannot be asked (CAP_NET_ADMIN missing, nf_conntrack_netlink absent).
+   */
+  conntrackOpen(): number;
 }
 
 const HINT = "Install a C compiler (e.g. apt-get install gcc) and run `npm run build` in ett's directory.";

@@ -85,3 +85,36 @@ test('refused: machine mode without the excluded user, bad names and ports', () 
     assert.throws(() => transparentRuleset({ transparentPort: 1, dnsPort: port, router: 'x' }), /--dns/);
   }
 });
+
+test('--udp: other UDP to unicast addresses goes to the transparent port, after DNS and the local returns; without it, none', () => {
+  const text = transparentRuleset({
+    transparentPort: 9040,
+    dnsPort: 5353,
+    uidExclude: 'ett',
+    router: 'eth1',
+    udp: true,
+  });
+  assert.match(
+    text,
+    /^# ett transparent-rules: machine mode \(all users but ett\) and router mode \(LAN on eth1\), UDP carried\./,
+  );
+  const machine = chain(text, 'machine_redirect');
+  assert.deepEqual(machine.slice(-2), [
+    'meta l4proto tcp redirect to :9040',
+    'fib daddr type unicast meta l4proto udp redirect to :9040',
+  ]);
+  assert.ok(
+    machine.indexOf('udp dport 53 redirect to :5353') < machine.indexOf('ip daddr 127.0.0.0/8 return'),
+  );
+  assert.deepEqual(
+    chain(text, 'router_redirect').at(-1),
+    'iifname "eth1" fib daddr type unicast meta l4proto udp redirect to :9040',
+  );
+  const without = transparentRuleset({
+    transparentPort: 9040,
+    dnsPort: 5353,
+    uidExclude: 'ett',
+    router: 'eth1',
+  });
+  assert.ok(!/l4proto udp/.test(without), without);
+});

@@ -1,6 +1,7 @@
 // The nftables ruleset `ett transparent-rules` prints (DESIGN §18): one table, `inet ett`, that sends a
 // machine's own TCP and DNS (machine mode: the output hook, every user but ett's) or a LAN interface's
-// (router mode: the prerouting hook) to the client's transparent and DNS ports, and drops what would
+// (router mode: the prerouting hook) to the client's transparent and DNS ports (with `udp`, other UDP
+// to the transparent port's number too), and drops what would
 // otherwise leave: machine mode drops every other outbound packet except loopback, ett's own user,
 // replies to connections already accepted, and the few packets a link needs to come up (IPv6 neighbour
 // discovery, DHCP); router mode forwards nothing from the LAN interface. Both IPv4 and IPv6 (an inet
@@ -20,6 +21,11 @@ export interface RulesetOptions {
   readonly router?: string;
   /** Machine mode: the user ett runs as, whose own packets (its links to relays) leave untouched. */
   readonly uidExclude?: string;
+  /**
+   * Also redirect UDP to unicast addresses elsewhere to the transparent port (same port number, UDP),
+   * instead of dropping it; the client reads each datagram's destination from connection tracking.
+   */
+  readonly udp?: boolean;
 }
 
 const IFACE_RE = /^[A-Za-z0-9_.:-]{1,15}\*?$/;
@@ -79,6 +85,7 @@ export function transparentRuleset(o: RulesetOptions): string {
       '\t\tip6 daddr ::1 return',
       '\t\tfib daddr type local return',
       `\t\tmeta l4proto tcp redirect to :${t}`,
+      ...udpRedirect('', o, t),
       '\t}',
       '\t# Nothing else leaves: loopback (where the redirects go), ett itself, replies, link setup.',
       '\tchain machine_only_ett {',
@@ -106,6 +113,7 @@ export function transparentRuleset(o: RulesetOptions): string {
       ...dnsRedirect(`${iif} `, o.dnsPort),
       `\t\t${iif} fib daddr type local return`,
       `\t\t${iif} meta l4proto tcp redirect to :${t}`,
+      ...udpRedirect(`${iif} `, o, t),
       '\t}',
       `\t# Nothing from ${o.router} is forwarded: the LAN reaches beyond this router only through ett.`,
       '\tchain router_no_forward {',
@@ -122,11 +130,17 @@ function dnsRedirect(prefix: string, port: number): string[] {
   return [`\t\t${prefix}udp dport 53 redirect to :${port}`, `\t\t${prefix}tcp dport 53 redirect to :${port}`];
 }
 
+/** With --udp: other UDP to a unicast address (not broadcast or multicast: DHCP, mDNS stay put). */
+function udpRedirect(prefix: string, o: RulesetOptions, port: number): string[] {
+  if (o.udp !== true) return [];
+  return [`\t\t${prefix}fib daddr type unicast meta l4proto udp redirect to :${port}`];
+}
+
 function modeText(o: RulesetOptions): string {
   const modes = [];
   if (o.uidExclude !== undefined) modes.push(`machine mode (all users but ${o.uidExclude})`);
   if (o.router !== undefined) modes.push(`router mode (LAN on ${o.router})`);
-  return modes.join(' and ');
+  return modes.join(' and ') + (o.udp === true ? ', UDP carried' : '');
 }
 
 /** Where the ports must listen: loopback for the machine, the LAN's address (any) for a router. */

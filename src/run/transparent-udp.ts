@@ -1,7 +1,7 @@
-// Datagrams the kernel redirected to ett (the isolated run's namespace, DESIGN §16.7): UDP to any
-// address but loopback and port 53 arrives on one socket per family, from the program's address and port
+// Datagrams the kernel redirected to ett (the isolated run's namespace, DESIGN §16.7; the client's
+// transparent port, §18): UDP to any address but loopback and port 53 arrives on one socket per family, from the program's address and port
 // as connection tracking left them. Its original destination is asked of connection tracking
-// (ctnetlink, through a socket the helper opened inside the namespace), turned back into a name when it
+// (ctnetlink, through a socket of the namespace the datagrams come from), turned back into a name when it
 // is a table address, and the datagram follows the client's rules through a UDP association of its own
 // flow (router.associate, as a SOCKS5 UDP ASSOCIATE would). Answers are sent back from the same socket to
 // the program's address: connection tracking rewrites their source to the original destination, so the
@@ -13,6 +13,8 @@
 // ruled direct under --isolate without --allow-direct is dropped, with one log line a second.
 
 import type * as dgram from 'node:dgram';
+import * as net from 'node:net';
+import { networkInterfaces } from 'node:os';
 import type { Router } from '../client/router.js';
 import { toTunnelError } from '../errors.js';
 import type { Limits } from '../limits.js';
@@ -26,6 +28,24 @@ import { tableAddress, targetFor } from './transparent.js';
 /** A flow quiet for this long has its original destination asked again, ms (conntrack forgets an unanswered UDP flow after 30 s). */
 const RECHECK_MS = 5_000;
 
+/** Local addresses a wildcard socket asks connection tracking under, at most. */
+const LOCAL_ADDRESSES_MAX = 32;
+
+type Dst = { address: string; port: number };
+
+/** ::ffff:a.b.c.d (IPv4 on a dual-stack socket) as a.b.c.d, which is how connection tracking knows it. */
+function unmapped(address: string): string {
+  const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  return m === null ? address : m[1]!;
+}
+
+function machineAddresses(): string[] {
+  return Object.values(networkInterfaces())
+    .flatMap((list) => list ?? [])
+    .filter((i) => i.scopeid === undefined || i.scopeid === 0)
+    .map((i) => i.address);
+}
+
 export interface TransparentUdpOptions {
   readonly router: Router;
   readonly table: NameTable;
@@ -35,11 +55,19 @@ export interface TransparentUdpOptions {
   readonly limits: Limits;
   readonly log: Logger;
   readonly allowDirect: boolean;
+  /**
+   * The addresses a datagram may have been redirected to, when the socket listens on a wildcard (a
+   * router's prerouting redirect goes to the incoming interface's address): its flow is asked of
+   * connection tracking under each. Default: the machine's own addresses (os.networkInterfaces).
+   */
+  readonly localAddresses?: () => string[];
 }
 
 interface Flow {
   /** The original destination as connection tracking gave it. */
   readonly dst: string;
+  /** The local address its flow is tracked under. */
+  readonly local: string;
   readonly target: Target;
   readonly assoc: UdpSender;
   readonly release: () => void;
@@ -61,6 +89,21 @@ export function serveTransparentUdp(socket: dgram.Socket, o: TransparentUdpOptio
     o.log.info(`transparent udp: ${n} datagram(s) dropped, latest: ${latest}`),
   );
   const local = socket.address();
+  const wildcard = local.address === '0.0.0.0' || local.address === '::';
+  const candidates = (v4: boolean): string[] => {
+    if (!wildcard) return [v4 ? unmapped(local.address) : local.address];
+    const all = (o.localAddresses ?? machineAddresses)();
+    return all.filter((a) => net.isIPv4(a) === v4).slice(0, LOCAL_ADDRESSES_MAX);
+  };
+  /** Connection tracking's original destination of a datagram from `from`, and the local address it was redirected to. */
+  const lookup = (from: dgram.RemoteInfo, only?: string): { dst: Dst; local: string } | null => {
+    const peer = unmapped(from.address);
+    for (const at of only !== undefined ? [only] : candidates(net.isIPv4(peer))) {
+      const dst = o.addon.conntrackOrigDst(o.conntrackFd, at, local.port, peer, from.port);
+      if (dst !== null) return { dst, local: at };
+    }
+    return null;
+  };
   const end = (key: string, flow: Flow): void => {
     flows.delete(key);
     flow.assoc.close();
@@ -77,10 +120,19 @@ export function serveTransparentUdp(socket: dgram.Socket, o: TransparentUdpOptio
   sweep.unref();
 
   const open = (from: dgram.RemoteInfo): Flow | null => {
-    const dst = o.addon.conntrackOrigDst(o.conntrackFd, local.address, local.port, from.address, from.port);
-    if (dst === null) {
+    const found = lookup(from);
+    if (found === null) {
       drops.unreadable++;
       refusals.add(`from ${from.address}:${from.port}: its original destination cannot be read`);
+      return null;
+    }
+    const dst = found.dst;
+    if (dst.port === local.port && dst.address === found.local) {
+      // Sent to this socket itself, not redirected: there is no destination to carry it to.
+      drops.unreadable++;
+      refusals.add(
+        `from ${from.address}:${from.port}: sent straight to the transparent port, not redirected`,
+      );
       return null;
     }
     let target: Target;
@@ -112,6 +164,7 @@ export function serveTransparentUdp(socket: dgram.Socket, o: TransparentUdpOptio
     });
     return {
       dst: `${dst.address}|${dst.port}`,
+      local: found.local,
       target,
       assoc,
       release: held === null ? () => undefined : o.table.hold(held),
@@ -125,7 +178,7 @@ export function serveTransparentUdp(socket: dgram.Socket, o: TransparentUdpOptio
     // After a pause, connection tracking may have forgotten the flow and tracked a new one under the
     // same addresses (another destination port): ask again.
     if (flow !== undefined && Date.now() - flow.last > RECHECK_MS) {
-      const dst = o.addon.conntrackOrigDst(o.conntrackFd, local.address, local.port, from.address, from.port);
+      const dst = lookup(from, flow.local)?.dst ?? null;
       if (dst === null || `${dst.address}|${dst.port}` !== flow.dst) {
         end(key, flow);
         flow = undefined;

@@ -15,6 +15,7 @@ import { Cleanup, ETT } from '../support/proc.js';
 import { iface, unavailable, upstreamAddr, type NsProcess } from '../support/netns.js';
 import { Capture, readPcap } from '../support/netns-capture.js';
 import { startChain, type Chain } from '../support/netns-ett.js';
+import { pythonUdpEcho, tinyDnsScript, udpEchoScript } from '../support/udp-servers.js';
 
 const addon = await loadAddon('ett run --isolate');
 const helper = await findIsolateHelper();
@@ -29,28 +30,12 @@ const COUNT = 20;
 const cleanup = new Cleanup();
 let chain: Chain;
 
-/** A DNS server that answers every A query with 192.0.2.99 (the question copied, no EDNS). */
-const TINY_DNS = `const s = require('node:dgram').createSocket('udp4');
-s.on('message', (q, r) => {
-  if (q.length < 17) return;
-  let at = 12;
-  while (at < q.length && q[at] !== 0) at += q[at] + 1;
-  const question = q.subarray(12, at + 5);
-  const head = Buffer.from([q[0], q[1], 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0]);
-  const answer = Buffer.from([0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 99]);
-  s.send(Buffer.concat([head, question, answer]), r.port, r.address);
-});
-s.bind(${DNS_PORT}, ${JSON.stringify(upstreamAddr('target'))}, () => console.log('ready'));`;
-
-const ECHO = `const s = require('node:dgram').createSocket('udp4');
-s.on('message', (m, r) => s.send(m, r.port, r.address));
-s.bind(${ECHO_PORT}, ${JSON.stringify(upstreamAddr('target'))}, () => console.log('ready'));`;
-
 before(
   async () => {
     if (SKIP) return;
     chain = await startChain(cleanup, { exitUdp: true });
-    for (const script of [ECHO, TINY_DNS]) {
+    const at = upstreamAddr('target');
+    for (const script of [udpEchoScript(at, ECHO_PORT), tinyDnsScript(at, DNS_PORT)]) {
       const p: NsProcess = chain.topo.spawn(cleanup, 'target', [process.execPath, '-e', script]);
       await p.waitForLine(/^ready$/);
     }
@@ -74,19 +59,7 @@ function isolatedArgv(argv: string[]): string[] {
   ];
 }
 
-const PYTHON = [
-  'import hashlib, socket, sys',
-  'u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)',
-  'u.settimeout(10)',
-  'ok = 0',
-  `for i in range(${COUNT}):`,
-  '  data = hashlib.sha256(str(i).encode()).digest() * 32',
-  `  u.sendto(data, ("target.test", ${ECHO_PORT}))`,
-  '  back, src = u.recvfrom(4096)',
-  '  if back == data: ok += 1',
-  '  else: print("mismatch", i, file=sys.stderr)',
-  'print(ok, src[1], src[0].startswith("240."))',
-].join('\n');
+const PYTHON = pythonUdpEcho('target.test', ECHO_PORT, COUNT);
 
 describe('ett run --isolate: UDP through a three-relay chain', () => {
   test(
