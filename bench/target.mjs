@@ -42,6 +42,6 @@ const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (sock) =
   };
   sock.on('data', onData);
 });
-server.listen({ host: '127.0.0.1', port: 0, backlog: 4096 }, () => {
+server.listen({ host: process.env.TARGET_HOST ?? '127.0.0.1', port: 0, backlog: 4096 }, () => {
   process.stdout.write(`${server.address().port}\n`);
 });
