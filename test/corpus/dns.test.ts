@@ -1,6 +1,7 @@
 // Replays dns.json (written by generate.ts): each message given to answerDns with a fresh name table,
 // then every message sent over UDP to a real DNS port on 127.0.0.1, which must still answer a valid
-// query over UDP and TCP afterwards. Failures are reported together, each naming its entry.
+// query over UDP and TCP afterwards. Failures are reported together, each naming its entry. Then a flood of distinct names
+// through a real port past a small name table: the oldest forgotten, a held one kept.
 
 import assert from 'node:assert/strict';
 import * as dgram from 'node:dgram';
@@ -143,6 +144,44 @@ test('corpus dns.json over UDP to a real DNS port, which keeps serving UDP and T
     assert.ok(t !== null, 'still answers over TCP');
     assert.equal(describe(t).rcode, 'NOERROR');
     assert.match(describe(t).answer ?? '', /^A 240\./);
+  } finally {
+    await s.close();
+  }
+});
+
+/** A query for name's type-A record with the given ID. */
+function query(id: number, name: string, type = 1): Buffer {
+  const labels = name.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)]));
+  const h = Buffer.from([id >> 8, id & 0xff, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+  return Buffer.concat([h, ...labels, Buffer.from([0, type >> 8, type & 0xff, 0, 1])]);
+}
+
+test('a flood of distinct names past the table bound: the oldest forgotten, a held one kept, the port answers', async () => {
+  const table = new NameTable(4, 1000);
+  const s = await startDnsServer(
+    { kind: 'address', address: { host: '127.0.0.1', port: 0 } },
+    { table, limits: withLimits(), log: silentLogger },
+  );
+  try {
+    const udp = s.udpAddress!.port;
+    const first = describe((await udpAsk(udp, query(1, 'held.example'), 5_000))!).answer!.split(' ')[1]!;
+    const second = describe((await udpAsk(udp, query(2, 'old.example'), 5_000))!).answer!.split(' ')[1]!;
+    const release = table.hold(first); // an open connection to held.example
+    for (let i = 0; i < 40; i++) {
+      const r = await udpAsk(udp, query(100 + i, `flood${i}.example`), 5_000);
+      assert.ok(r !== null, `flood${i} answered`);
+      assert.equal(describe(r).rcode, 'NOERROR');
+    }
+    assert.ok(table.size <= 4, `table holds ${table.size}`);
+    const ptr = (ip: string): Buffer => query(7, `${ip.split('.').reverse().join('.')}.in-addr.arpa`, 12);
+    assert.equal(describe((await udpAsk(udp, ptr(first), 5_000))!).rcode, 'NOERROR', 'held name kept');
+    assert.equal(table.nameFor(first), 'held.example');
+    assert.equal(describe((await udpAsk(udp, ptr(second), 5_000))!).rcode, 'NXDOMAIN', 'oldest forgotten');
+    assert.equal(table.nameFor(second), undefined);
+    release();
+    const again = await tcpAsk(s.tcpAddress!.port, query(9, 'after.example'));
+    assert.ok(again !== null);
+    assert.match(describe(again).answer ?? '', /^A 240\./);
   } finally {
     await s.close();
   }
