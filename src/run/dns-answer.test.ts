@@ -99,9 +99,13 @@ test('malformed: FORMERR with the ID when it can be read, else nothing; never a 
   const table = new NameTable();
   assert.equal(answerDns(table, hex('')), null);
   assert.equal(answerDns(table, hex('12')), null);
+  // A response is never answered (two servers would bounce FORMERRs at each other).
+  assert.equal(answerDns(table, hex('1234 8100 0001 0000 0000 0000 00 0001 0001')), null);
+  assert.equal(answerDns(table, hex('1234 8180')), null);
   const cases = [
     hex('1234'), // header cut short
-    hex('1234 8100 0001 0000 0000 0000 00 0001 0001'), // a response
+    hex('1234 0100 0001 0000 0000 0000 012e 00 0001 0003'), // a label "." (class CH): cannot be echoed
+    hex('1234 0100 0001 0000 0000 0000 03612e62 00 0001 0001'), // a label "a.b": cannot be echoed
     hex('1234 0100 0002 0000 0000 0000 00 0001 0001'), // two questions
     hex('1234 0100 0001 0000 0000 0000 03 6162'), // label cut short
     hex('1234 0100 0001 0000 0000 0000 c00c 0001 0001'), // pointer to itself

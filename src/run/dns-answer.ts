@@ -7,7 +7,9 @@
 //   localhost, *.localhost (RFC 6761) → 127.0.0.1 / ::1, never a table address
 //   any other type of a host name → NOERROR with no answer (NODATA), so resolvers fall back to A/AAAA
 //   a name that cannot be a host name → NXDOMAIN; class other than IN, opcode other than QUERY → NOTIMP
-//   a malformed message → FORMERR if its ID can be read, else no answer at all
+//   a malformed message → FORMERR if its ID can be read, else no answer at all; a name that cannot be
+//   echoed (a label holding a dot, which would read back as other labels) → FORMERR
+//   a response (QR set) → no answer at all, so two servers never bounce errors at each other
 
 import {
   encodeResponse,
@@ -30,12 +32,22 @@ export const DNS_TTL = 60;
 
 /** The response to one DNS message, or null when none can be given. Never throws. */
 export function answerDns(table: NameTable, message: Uint8Array): Buffer | null {
+  if (message.length >= 3 && (message[2]! & 0x80) !== 0) return null;
   let q: Query;
   try {
     q = parseQuery(message);
   } catch {
     return formatError(message);
   }
+  try {
+    return answerQuery(table, q);
+  } catch {
+    // encodeResponse refuses to echo a question name it cannot write back (an empty or dotted label).
+    return formatError(message);
+  }
+}
+
+function answerQuery(table: NameTable, q: Query): Buffer {
   if (q.opcode !== 0 || q.question.class !== CLASS_IN) return encodeResponse(q, RCODE_NOTIMP);
   const { name, type } = q.question;
   if (name === 'localhost' || name.endsWith('.localhost')) {

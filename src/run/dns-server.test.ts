@@ -98,7 +98,16 @@ test(
       const got: Buffer[] = [];
       c.on('message', (m) => got.push(m));
       await new Promise<void>((r) => c.bind(0, '127.0.0.1', r));
-      for (const junk of ['', '12', '1234', 'ffffffffffffffffffffffffffff', '1234010000010000000000000c']) {
+      // 'ffff…' has QR set (a response): never answered; '1234 0100 ffff…' claims 65535 questions: FORMERR.
+      const junkList = [
+        '',
+        '12',
+        '1234',
+        'ffffffffffffffffffffffffffff',
+        '12340100ffff00000000000000',
+        '1234010000010000000000000c',
+      ];
+      for (const junk of junkList) {
         c.send(Buffer.from(junk, 'hex'), s.udpAddress!.port, '127.0.0.1');
       }
       for (let i = 0; i < 50 && got.length < 3; i++) await new Promise((r) => setTimeout(r, 20));

@@ -173,7 +173,10 @@ export function readName(buf: Uint8Array, at: number): { name: string; end: numb
       return { name: labels.join('.').toLowerCase(), end };
     }
     if (pos + 1 + len > buf.length) throw new TunnelError('bad-request', 'truncated DNS label');
-    labels.push(Buffer.from(buf.subarray(pos + 1, pos + 1 + len)).toString('latin1'));
+    const label = buf.subarray(pos + 1, pos + 1 + len);
+    // A dot inside a label would read back as two labels (a different name): refused.
+    if (label.includes(0x2e)) throw new TunnelError('bad-request', 'DNS label holding a dot');
+    labels.push(Buffer.from(label).toString('latin1'));
     pos += 1 + len;
   }
 }

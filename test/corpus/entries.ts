@@ -89,3 +89,16 @@ export interface UdpEntry extends Base {
   /** ok: the datagrams that come out (records), or the payload length (socks). */
   count?: number;
 }
+
+/** A DNS message given to the DNS port (run/dns-answer.ts answerDns, run/dns-server.ts over UDP). */
+export interface DnsEntry extends Base {
+  hex: string;
+  /** 'dropped' (no answer at all) or the answer's rcode name: NOERROR, FORMERR, NXDOMAIN, NOTIMP. */
+  expect: 'dropped' | 'NOERROR' | 'FORMERR' | 'NXDOMAIN' | 'NOTIMP';
+  /** The ID the answer carries. */
+  id?: number;
+  /** NOERROR: the one answer from a fresh table ("A 240.0.0.1", "AAAA 100::f000:1", "A 127.0.0.1"); absent for none. */
+  answer?: string;
+  /** The answer carries an OPT record. */
+  edns?: boolean;
+}

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { dns } from './dns-corpus.js';
 import type {
   ConfigEntry,
   HttpEntry,
@@ -1613,4 +1614,9 @@ write(
   'http-head.json',
   'HTTP proxy request heads replayed at a real mixed port: statuses, close, dialed targets',
   httpHeads(),
+);
+write(
+  'dns.json',
+  'DNS messages to the DNS port (answerDns, and a real port over UDP): dropped or the rcode, the ID, the answer from a fresh table',
+  dns(),
 );
