@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import * as dgram from 'node:dgram';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -61,10 +61,14 @@ interface Run {
   udp: string[];
 }
 
-/** Runs `sh -c script` through the helper, serving its redirected TCP and DNS as ett would. */
-async function isolated(script: string): Promise<Run> {
+/**
+ * Runs `sh -c script` through the helper, serving its redirected TCP and DNS as ett would; as the user
+ * `uid` (its own group too) when given, which needs root here.
+ */
+async function isolated(script: string, uid?: number): Promise<Run> {
   const a = addon as Addon;
   const dir = mkdtempSync(path.join(tmpdir(), 'ett-iso-'));
+  if (uid !== undefined) chmodSync(dir, 0o755);
   try {
     writeFileSync(path.join(dir, 'resolv.conf'), 'nameserver 127.0.0.53\n');
     writeFileSync(path.join(dir, 'nsswitch.conf'), 'hosts: files dns\n');
@@ -72,7 +76,7 @@ async function isolated(script: string): Promise<Run> {
     const child = spawn(
       (helper as { path: string }).path,
       [path.join(dir, 'resolv.conf'), path.join(dir, 'nsswitch.conf'), '/bin/sh', 'sh', '-c', script],
-      { stdio: ['ignore', 'pipe', 'inherit', theirs] },
+      { stdio: ['ignore', 'pipe', 'inherit', theirs], ...(uid === undefined ? {} : { uid, gid: uid }) },
     );
     a.closeFd(theirs);
     const got = await recvFdsWithin(a, mine, 10_000);
@@ -200,5 +204,42 @@ test(
     assert.deepEqual(run.dns, []);
     assert.deepEqual(run.udp, ['192.0.2.8:5000', '192.0.2.8:5001', '2001:db8::8:5002']);
     assert.equal(run.status, -1); // killed by SIGTERM: the helper raised it on itself
+  },
+);
+
+const NOBODY = 65534;
+const unprivileged =
+  missing ||
+  (process.getuid?.() !== 0
+    ? 'this test starts the helper as another user, which needs root'
+    : spawnSync('unshare', ['--user', '--map-root-user', '--net', 'true'], {
+          uid: NOBODY,
+          gid: NOBODY,
+          timeout: 10_000,
+        }).status !== 0
+      ? 'unprivileged user namespaces are not allowed here (user.max_user_namespaces, or a distribution switch)'
+      : false);
+
+test(
+  'helper, rootless: started by an unprivileged user (uid 65534), it builds the same namespace through a user namespace; TCP, DNS and UDP reach ett',
+  { skip: unprivileged },
+  async () => {
+    const run = await isolated(
+      [
+        'id -u',
+        'curl -s -m 5 http://192.0.2.7:8080/a',
+        'busybox nslookup -timeout=1 example.org 9.9.9.9 >/dev/null 2>&1',
+        `python3 -c 'import socket; u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(5); u.sendto(b"x", ("192.0.2.8", 5000)); print(u.recvfrom(16)[0].decode())'`,
+        'ip link add dummy0 type dummy 2>/dev/null && echo CAPABLE',
+        'exit 3',
+      ].join('; '),
+      NOBODY,
+    );
+    assert.equal(run.status, 3);
+    // CMD sees itself as the user who started it, with no capability (no CAPABLE line).
+    assert.equal(run.stdout, `${NOBODY}\nok\nre:x\n`);
+    assert.deepEqual(run.connections, [{ address: '192.0.2.7', port: 8080 }]);
+    assert.ok(run.dns.includes('udp from 9.9.9.9'), `DNS seen: ${run.dns.join(', ')}`);
+    assert.deepEqual(run.udp, ['192.0.2.8:5000']);
   },
 );
