@@ -33,6 +33,9 @@ export interface DnsServerOptions {
 }
 
 /** Starts serving. Rejects if a socket cannot be bound or adopted; then nothing is left open. */
+/** Tries at a port of 0 whose number UDP got and TCP could not take. */
+const PORT_ATTEMPTS = 8;
+
 export async function startDnsServer(listen: DnsListen, o: DnsServerOptions): Promise<DnsServer> {
   const counts = { answered: 0, malformed: 0 };
   const junk = new PerSecond((n, from) => o.log.debug(`dns: ${n} malformed message(s), latest from ${from}`));
@@ -56,7 +59,22 @@ export async function startDnsServer(listen: DnsListen, o: DnsServerOptions): Pr
     ]);
   };
 
-  try {
+  // Port 0: UDP picks a port and TCP must take the same number, which another TCP socket may hold;
+  // then both are given up and tried again (bounded).
+  const anyPort = listen.kind === 'address' && listen.address.port === 0;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await bindBoth();
+      break;
+    } catch (err) {
+      await closeAll();
+      udp = null;
+      tcp = null;
+      const inUse = (err as NodeJS.ErrnoException).code === 'EADDRINUSE';
+      if (!(anyPort && inUse && attempt < PORT_ATTEMPTS)) throw err;
+    }
+  }
+  async function bindBoth(): Promise<void> {
     const family = listen.kind === 'address' && net.isIP(listen.address.host) === 6 ? 'udp6' : 'udp4';
     if (listen.kind === 'address' || listen.udp !== undefined) {
       const sock = dgram.createSocket({ type: family });
@@ -92,12 +110,10 @@ export async function startDnsServer(listen: DnsListen, o: DnsServerOptions): Pr
       });
       server.on('error', (err) => o.log.warn(`dns tcp: ${err.message}`));
     }
-  } catch (err) {
-    await closeAll();
-    throw err;
   }
-  const ua = udp?.address();
-  const ta = tcp?.address() as net.AddressInfo | undefined;
+  // (bindBoth set them; the compiler cannot see that.)
+  const ua = (udp as dgram.Socket | null)?.address();
+  const ta = (tcp as net.Server | null)?.address() as net.AddressInfo | undefined;
   return {
     udpAddress: ua ? { host: ua.address, port: ua.port } : null,
     tcpAddress: ta ? { host: ta.address, port: ta.port } : null,
