@@ -218,7 +218,10 @@ const unprivileged =
           timeout: 10_000,
         }).status !== 0
       ? 'unprivileged user namespaces are not allowed here (user.max_user_namespaces, or a distribution switch)'
-      : false);
+      : spawnSync((helper as { path: string }).path, [], { uid: NOBODY, gid: NOBODY, timeout: 10_000 })
+            .error !== undefined
+        ? `uid ${NOBODY} cannot run ${(helper as { path: string }).path} (a directory above it is private to its owner)`
+        : false);
 
 test(
   'helper, rootless: started by an unprivileged user (uid 65534), it builds the same namespace through a user namespace; TCP, DNS and UDP reach ett',
