@@ -16,7 +16,7 @@ import type { Logger } from '../log.js';
 import { supervise } from './child.js';
 import { startDnsServer, type DnsServer } from './dns-server.js';
 import type { NameTable } from './names.js';
-import { findIsolateHelper, loadAddon, recvFdsWithin } from './native.js';
+import { findIsolateHelper, ISOLATE_FDS, loadAddon, recvFdsWithin, type IsolateFds } from './native.js';
 import { serveTransparent } from './transparent.js';
 import { serveTransparentUdp, type TransparentUdp } from './transparent-udp.js';
 
@@ -77,24 +77,14 @@ export async function runIsolated(
     } finally {
       addon.closeFd(mine);
     }
-    if (got === null || got.text !== 'OK\n' || got.fds.length !== 9) {
+    if (got === null || got.text !== 'OK\n' || got.fds.length !== ISOLATE_FDS) {
       for (const fd of got?.fds ?? []) addon.closeFd(fd);
       if (got === null) child.kill('SIGKILL');
       const code = await status;
       const why = got?.text.startsWith('E ') ? got.text.slice(2).trim() : `the helper ended (status ${code})`;
       throw new TunnelError('config', `run: ${why}`);
     }
-    const [t4, t6, u4, u6, d4, d6, x4, x6, conntrackFd] = got.fds as number[] as [
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-    ];
+    const [t4, t6, u4, u6, d4, d6, x4, x6, conntrackFd] = got.fds as IsolateFds;
     conntrack = conntrackFd;
     for (const fd of [t4, t6]) {
       const server = net.createServer({ allowHalfOpen: true });

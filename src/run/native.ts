@@ -35,6 +35,25 @@ export interface Addon {
   conntrackOpen(): number;
 }
 
+/**
+ * The descriptors the isolated run's helper hands over, in its order (native/isolate/helper.c): TCP
+ * v4/v6, DNS UDP v4/v6, DNS TCP v4/v6, other UDP v4/v6, and the namespace's ctnetlink socket.
+ */
+export type IsolateFds = [
+  t4: number,
+  t6: number,
+  u4: number,
+  u6: number,
+  d4: number,
+  d6: number,
+  x4: number,
+  x6: number,
+  conntrack: number,
+];
+
+/** How many descriptors the helper hands over. */
+export const ISOLATE_FDS = 9;
+
 const HINT = "Install a C compiler (e.g. apt-get install gcc) and run `npm run build` in ett's directory.";
 
 async function why(dir: string, marker: string): Promise<string> {

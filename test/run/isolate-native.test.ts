@@ -11,7 +11,14 @@ import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { findIsolateHelper, loadAddon, recvFdsWithin, socketFd, type Addon } from '../../src/run/native.js';
+import {
+  findIsolateHelper,
+  loadAddon,
+  recvFdsWithin,
+  socketFd,
+  type Addon,
+  type IsolateFds,
+} from '../../src/run/native.js';
 
 const addon = await loadAddon('this test');
 const helper = await findIsolateHelper();
@@ -84,17 +91,7 @@ async function isolated(script: string, uid?: number): Promise<Run> {
     assert.ok(got !== null, 'the helper handed over nothing within 10 s');
     assert.equal(got.text, 'OK\n', got.text);
     assert.equal(got.fds.length, 9);
-    const [t4, t6, u4, u6, d4, d6, x4, x6, ct] = got.fds as number[] as [
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-    ];
+    const [t4, t6, u4, u6, d4, d6, x4, x6, ct] = got.fds as IsolateFds;
     const run: Run = { status: -1, stdout: '', connections: [], dns: [], udp: [] };
     const servers: net.Server[] = [];
     for (const fd of [t4, t6]) {
