@@ -1,6 +1,7 @@
 // `ett run --isolate` with real programs that the preload library cannot carry: busybox-static's wget
 // (a static binary) and a Go program built with CGO_ENABLED=0 (Go's own resolver), beside curl, through
-// the three-relay chain to target.test, a name only r3 can resolve. A capture on every interface of the
+// one relay (r1 as the exit, to near.test, a name only r1 can resolve) and through the three-relay chain
+// (to target.test, a name only r3 can resolve). A capture on every interface of the
 // client's namespace (where ett runs) holds no DNS packet; a program sending UDP where the exit carries
 // none, or asking a hard-coded resolver, gets nothing out in the clear (UDP that the exit does carry:
 // isolate-udp.test.ts).
@@ -26,8 +27,25 @@ const SKIP =
 const haveGo = spawnSync('go', ['version'], { timeout: 20_000 }).status === 0;
 const cleanup = new Cleanup();
 const body = testBody();
-const URL_BODY = `http://target.test:${HTTP_PORT}/`;
 let chain: Chain;
+
+/** The two circuits: their --via, the URL by a name only their exit resolves, the server and the peer it sees. */
+const CIRCUITS = [
+  {
+    what: 'one relay',
+    via: () => chain.relays.r1.share,
+    url: `http://near.test:${HTTP_PORT}/`,
+    server: () => chain.near!,
+    exitAddr: addr('r1', 2),
+  },
+  {
+    what: 'a three-relay chain',
+    via: () => chain.via,
+    url: `http://target.test:${HTTP_PORT}/`,
+    server: () => chain.target,
+    exitAddr: addr('r3', 4),
+  },
+] as const;
 let goProgram = '';
 
 const GO_SOURCE = `package main
@@ -55,7 +73,7 @@ func main() {
 before(
   async () => {
     if (SKIP) return;
-    chain = await startChain(cleanup);
+    chain = await startChain(cleanup, { near: true });
     if (haveGo) {
       const dir = path.join(chain.dir, 'go');
       spawnSync('mkdir', ['-p', dir]);
@@ -82,11 +100,11 @@ before(
 );
 after(() => cleanup.run(), { timeout: 60_000 });
 
-function isolated(argv: string[], timeoutMs = 90_000): Promise<Fetch> {
-  return streamIn(chain.topo, 'client', isolatedArgv(argv), timeoutMs).done;
+function isolated(argv: string[], via = chain.via, timeoutMs = 90_000): Promise<Fetch> {
+  return streamIn(chain.topo, 'client', isolatedArgv(argv, via), timeoutMs).done;
 }
 
-function isolatedArgv(argv: string[]): string[] {
+function isolatedArgv(argv: string[], via = chain.via): string[] {
   return [
     process.execPath,
     ETT,
@@ -95,7 +113,7 @@ function isolatedArgv(argv: string[]): string[] {
     '--key',
     chain.clientKey.file,
     '--via',
-    chain.via,
+    via,
     '--',
     ...argv,
   ];
@@ -113,42 +131,48 @@ async function packetsDuring(name: string, f: () => Promise<void>): Promise<{ dn
   return { dns: (await readPcap(dnsFile)).packets, udp: (await readPcap(udpFile)).packets };
 }
 
-describe('ett run --isolate: any binary through a three-relay chain, nothing else out', () => {
-  for (const [what, argv] of [
-    ['curl', () => ['curl', '-q', '-sS', '--max-time', '80', URL_BODY]],
-    ['busybox wget (static)', () => ['busybox', 'wget', '-q', '-O', '-', URL_BODY]],
-  ] as const) {
+describe('ett run --isolate: any binary through one relay and a three-relay chain, nothing else out', () => {
+  for (const c of CIRCUITS) {
+    for (const [what, argv] of [
+      ['curl', () => ['curl', '-q', '-sS', '--max-time', '80', c.url]],
+      ['busybox wget (static)', () => ['busybox', 'wget', '-q', '-O', '-', c.url]],
+    ] as const) {
+      test(
+        `${what} through ${c.what}: the right body, the server sees the exit, no DNS packet`,
+        { skip: SKIP ?? false, timeout: 150_000 },
+        async () => {
+          const server = c.server();
+          const before = server.peers('http').length;
+          let r!: Fetch;
+          const seen = await packetsDuring(what.split(' ')[0]!, async () => {
+            r = await isolated(argv(), c.via());
+          });
+          assert.equal(r.code, 0, `${what} failed: ${r.stderr}`);
+          assert.equal(r.sha256, body.sha256);
+          assert.deepEqual(server.peers('http').slice(before), [c.exitAddr], 'the server saw the exit');
+          assert.equal(seen.dns, 0, 'DNS packets in the client namespace');
+          assert.equal(seen.udp, 0, 'UDP packets in the client namespace');
+        },
+      );
+    }
+
     test(
-      `${what}: the right body, the target sees r3, no DNS packet`,
-      { skip: SKIP ?? false, timeout: 150_000 },
+      `a Go program (CGO_ENABLED=0, its own resolver) through ${c.what}: the right body, no DNS packet`,
+      { skip: SKIP ?? (haveGo ? false : 'go (Debian golang-go) is not installed'), timeout: 150_000 },
       async () => {
-        const before = chain.target.peers('http').length;
-        let r!: Fetch;
-        const seen = await packetsDuring(what.split(' ')[0]!, async () => {
-          r = await isolated(argv());
+        const server = c.server();
+        const before = server.peers('http').length;
+        let r!: RunResult;
+        const seen = await packetsDuring('go', async () => {
+          r = await chain.topo.exec('client', isolatedArgv([goProgram, c.url], c.via()), 120_000);
         });
-        assert.equal(r.code, 0, `${what} failed: ${r.stderr}`);
-        assert.equal(r.sha256, body.sha256);
-        assert.deepEqual(chain.target.peers('http').slice(before), [addr('r3', 4)], 'the target saw r3');
+        assert.equal(r.code, 0, `the Go program failed: ${r.stderr}`);
+        assert.equal(r.stdout, body.sha256, 'the SHA-256 the Go program computed');
+        assert.deepEqual(server.peers('http').slice(before), [c.exitAddr], 'the server saw the exit');
         assert.equal(seen.dns, 0, 'DNS packets in the client namespace');
-        assert.equal(seen.udp, 0, 'UDP packets in the client namespace');
       },
     );
   }
-
-  test(
-    'a Go program (CGO_ENABLED=0, its own resolver): the right body, no DNS packet',
-    { skip: SKIP ?? (haveGo ? false : 'go (Debian golang-go) is not installed'), timeout: 150_000 },
-    async () => {
-      let r!: RunResult;
-      const seen = await packetsDuring('go', async () => {
-        r = await chain.topo.exec('client', isolatedArgv([goProgram, URL_BODY]), 120_000);
-      });
-      assert.equal(r.code, 0, `the Go program failed: ${r.stderr}`);
-      assert.equal(r.stdout, body.sha256, 'the SHA-256 the Go program computed');
-      assert.equal(seen.dns, 0, 'DNS packets in the client namespace');
-    },
-  );
 
   test(
     'UDP where the exit carries none gets nothing back, a hard-coded resolver is answered by ett: nothing out in clear',

@@ -5,6 +5,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { ETT, keygen, tempDir, type Cleanup, type Key } from './proc.js';
 import {
+  HTTP_PORT,
   RELAY_PORT,
   Topology,
   startTarget,
@@ -52,6 +53,8 @@ export interface Chain {
   readonly clientKey: Key;
   readonly relays: Record<RelayName, NsRelay>;
   readonly target: TargetServer;
+  /** With `near`: a second target server in r2's namespace (near.test, 10.99.2.2), r1 its exit. */
+  readonly near?: TargetServer;
   /** The three share strings, first hop first, comma-separated (for --via). */
   readonly via: string;
 }
@@ -59,14 +62,20 @@ export interface Chain {
 /** Namespaces, keys, the target server and the three relays. Everything is registered with cleanup. */
 export async function startChain(
   cleanup: Cleanup,
-  opts: { readonly exitUdp?: boolean } = {},
+  opts: { readonly exitUdp?: boolean; readonly near?: boolean } = {},
 ): Promise<Chain> {
   const topo = await Topology.create(cleanup);
   const dir = await tempDir(cleanup);
   const clientKey = await keygen(dir, 'client');
   const target = await startTarget(cleanup, topo, 'target', upstreamAddr('target'));
+  // near: r1 is also an exit, to a second target on r2's address (circuits of one relay).
+  const near = opts.near ? await startTarget(cleanup, topo, 'r2', upstreamAddr('r2')) : undefined;
   const exits: Record<RelayName, string[]> = {
-    r1: [`accept ${upstreamAddr('r2')}:${RELAY_PORT}`, 'reject *:*'],
+    r1: [
+      `accept ${upstreamAddr('r2')}:${RELAY_PORT}`,
+      ...(near ? [`accept ${upstreamAddr('r2')}:${HTTP_PORT}`] : []),
+      'reject *:*',
+    ],
     r2: [`accept ${upstreamAddr('r3')}:${RELAY_PORT}`, 'reject *:*'],
     // exitUdp: the exit also carries UDP to the target's network (the UDP tests).
     r3: [...(opts.exitUdp ? ['accept udp 10.99.4.0/24:*'] : []), 'accept 10.99.4.0/24:*', 'reject *:*'],
@@ -84,7 +93,7 @@ export async function startChain(
     );
   }
   const via = [relays.r1.share, relays.r2.share, relays.r3.share].join(',');
-  return { topo, dir, clientKey, relays, target, via };
+  return { topo, dir, clientKey, relays, target, ...(near ? { near } : {}), via };
 }
 
 /** Starts a relay of the chain again, same key, address and flags (after it was killed). */

@@ -22,8 +22,12 @@ export const LINKS: readonly { readonly net: number; readonly a: Host; readonly 
   { net: 4, a: 'r3', b: 'target' },
 ];
 
-/** /etc/hosts lines per namespace: `target.test` resolves only where relay 3 runs. */
+/**
+ * /etc/hosts lines per namespace: `target.test` resolves only where relay 3 runs; `near.test` (a second
+ * target in r2's namespace, for one-relay circuits with r1 as the exit) only where relay 1 runs.
+ */
 export const HOST_NAMES: Partial<Record<Host, readonly string[]>> = {
+  r1: ['10.99.2.2 near.test'],
   r3: ['10.99.4.2 target.test', '10.99.4.2 blocked.test'],
   client: ['10.99.1.1 local.test'],
 };
