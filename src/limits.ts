@@ -75,6 +75,13 @@ export interface Limits {
    * past it the least recently used name not held by an open connection is forgotten.
    */
   readonly nameTableSize: number;
+  /**
+   * Client: circuits kept apart by stream isolation (a SOCKS login, a destination host, …) at once,
+   * all routes together; past it the least recently used idle one closes, else the stream gets `limit`.
+   */
+  readonly isolatedCircuitsMax: number;
+  /** Client: an isolated circuit that carried no stream for this long closes, ms. */
+  readonly isolatedCircuitIdleMs: number;
 }
 
 export const DEFAULT_LIMITS: Limits = Object.freeze({
@@ -111,6 +118,8 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   dnsTcpConnectionsMax: 64,
   dnsTcpIdleTimeoutMs: 10_000,
   nameTableSize: 65_536,
+  isolatedCircuitsMax: 64,
+  isolatedCircuitIdleMs: 300_000,
 });
 
 export const LIMIT_NAMES = Object.keys(DEFAULT_LIMITS) as (keyof Limits)[];

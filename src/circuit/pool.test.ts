@@ -3,9 +3,9 @@
 // state change once.
 
 import assert from 'node:assert/strict';
-import { EventEmitter } from 'node:events';
 import { test } from 'node:test';
 import { FakeClock } from '../../test/support/fake-clock.js';
+import { FakeSession } from '../../test/support/fake-session.js';
 import { TunnelError } from '../errors.js';
 import type { Identity } from '../identity/identity.js';
 import { withLimits } from '../limits.js';
@@ -15,21 +15,6 @@ import type { Hop } from './circuit.js';
 import { CircuitPool } from './pool.js';
 import { buildFailReason, linkDownReason } from './reason.js';
 import { RECENT_USE_MS } from './retry.js';
-
-class FakeSession extends EventEmitter {
-  usable = true;
-  /** The relay's first frame has come (a real Session's 'accepted'); tests may start it false. */
-  accepted = true;
-  destroy(err?: Error): void {
-    if (!this.usable) return;
-    this.usable = false;
-    this.emit('close', err);
-  }
-  shutdown(): Promise<void> {
-    this.destroy();
-    return Promise.resolve();
-  }
-}
 
 const ROUTE: Hop[] = [
   { pin: 'QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWY=', target: { host: '127.0.0.1', port: 9 } },

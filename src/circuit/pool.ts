@@ -12,6 +12,11 @@
 //   members last (src/client/health.ts probes them back).
 // - Logs: `link up:` / `link down: PINS: REASON (detail)` once per link; a failed build is logged at
 //   warn the first time and whenever its reason changes, else at debug (no spam from retries).
+// - Stream isolation: a request may name an isolation (a key and a label); it then gets a circuit of its
+//   own on that route, never one another isolation uses. Such circuits are bounded
+//   (limits.isolatedCircuitsMax: past it the least recently used one without streams closes, else
+//   `limit`), close after limits.isolatedCircuitIdleMs without a stream, and are not rebuilt in the
+//   background (the next request builds one); their failures mark the route down like any other.
 
 import { raceAbort } from '../abort.js';
 import { TunnelError } from '../errors.js';
@@ -28,9 +33,18 @@ export interface PoolOptions extends Omit<CircuitOptions, 'signal'> {
   readonly build?: (route: readonly Hop[], opts: Omit<CircuitOptions, 'signal'>) => Promise<Session>;
 }
 
+/** A circuit of its own for the streams of one isolation key (client/isolation.ts makes them). */
+export interface PoolIsolation {
+  readonly key: string;
+  readonly label: string;
+}
+
 interface RouteState {
   readonly key: string;
   readonly route: readonly Hop[];
+  /** Set for an isolated circuit's state; its route's shared state is `base`. */
+  readonly isolation?: PoolIsolation;
+  readonly base?: RouteState;
   /** The route's relays as short pins, for logs. */
   readonly names: string;
   /** clock.now() of the last request for this route (probes do not count). */
@@ -48,15 +62,32 @@ export class CircuitPool {
   private readonly routes = new Map<string, RouteState>();
   private readonly clock: Clock;
   private closed = false;
+  /** Isolated states, least recently used first (Map order, moved to the end on use). */
+  private readonly isolated = new Map<string, RouteState>();
+  private sweeper: unknown = null;
 
   constructor(private readonly opts: PoolOptions) {
     this.clock = opts.clock ?? realClock;
   }
 
-  /** A usable circuit for route, built if needed. Rejects with the build's TunnelError, or 'timeout' on abort. */
-  get(route: readonly Hop[], signal?: AbortSignal): Promise<Session> {
-    const st = this.state(route);
-    st.lastUsed = this.clock.now();
+  /**
+   * A usable circuit for route, built if needed; with `isolation`, one that serves only that isolation.
+   * Rejects with the build's TunnelError, 'timeout' on abort, or 'limit' when isolatedCircuitsMax
+   * circuits are all carrying streams.
+   */
+  get(route: readonly Hop[], signal?: AbortSignal, isolation?: PoolIsolation | null): Promise<Session> {
+    const base = this.state(route);
+    const now = this.clock.now();
+    base.lastUsed = now;
+    let st = base;
+    if (isolation) {
+      try {
+        st = this.isolatedState(base, isolation);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      st.lastUsed = now;
+    }
     const p = this.obtain(st);
     return signal
       ? raceAbort(p, signal, () => new TunnelError('timeout', 'gave up waiting for the circuit'))
@@ -81,12 +112,86 @@ export class CircuitPool {
     return this.routes.get(routeKey(route))?.reconnect?.attemptsMade ?? 0;
   }
 
+  /** Isolated circuits open or being built now. */
+  get isolatedCount(): number {
+    return this.isolated.size;
+  }
+
+  private isolatedState(base: RouteState, iso: PoolIsolation): RouteState {
+    const key = `${base.key}#${iso.key}`;
+    let st = this.isolated.get(key);
+    if (st) {
+      this.isolated.delete(key); // to the end: most recently used
+      this.isolated.set(key, st);
+      return st;
+    }
+    const max = this.opts.limits.isolatedCircuitsMax;
+    if (this.isolated.size >= max && !this.evictIdle()) {
+      throw new TunnelError(
+        'limit',
+        `${max} isolated circuits all carry streams (limits.isolated_circuits_max); not opening another`,
+      );
+    }
+    st = { ...this.fresh(key, base.route), names: `${base.names} [${iso.label}]`, isolation: iso, base };
+    this.isolated.set(key, st);
+    this.routes.set(key, st);
+    this.sweep();
+    return st;
+  }
+
+  /** Closes the least recently used isolated circuit with no streams and no build; false if none. */
+  private evictIdle(): boolean {
+    for (const st of this.isolated.values()) {
+      if (this.building.has(st.key)) continue;
+      const session = this.circuits.get(st.key);
+      if (session && session.streamCount > 0) continue;
+      this.forgetIsolated(st, 'isolated circuit limit reached');
+      return true;
+    }
+    return false;
+  }
+
+  private forgetIsolated(st: RouteState, why: string): void {
+    this.isolated.delete(st.key);
+    if (this.routes.get(st.key) === st) this.routes.delete(st.key);
+    const session = this.circuits.get(st.key);
+    if (session === undefined) return;
+    this.circuits.delete(st.key);
+    this.opts.log.debug(`closing isolated circuit ${st.names}: ${why}`);
+    void session.shutdown(this.opts.limits.shutdownGraceMs);
+  }
+
+  /**
+   * While isolated circuits exist, checks every quarter of isolatedCircuitIdleMs (at least 50 ms,
+   * at most 30 s): one carrying streams counts as used now; one unused for isolatedCircuitIdleMs closes.
+   */
+  private sweep(): void {
+    if (this.sweeper !== null || this.closed) return;
+    const idle = this.opts.limits.isolatedCircuitIdleMs;
+    const every = Math.min(30_000, Math.max(50, Math.floor(idle / 4)));
+    this.sweeper = this.clock.setTimeout(() => {
+      this.sweeper = null;
+      const now = this.clock.now();
+      for (const st of [...this.isolated.values()]) {
+        if (this.building.has(st.key)) continue;
+        const session = this.circuits.get(st.key);
+        if (session && session.streamCount > 0) st.lastUsed = now;
+        else if (now - st.lastUsed >= idle) this.forgetIsolated(st, `no stream for ${idle} ms`);
+      }
+      if (this.isolated.size > 0) this.sweep();
+    }, every);
+  }
+
+  private fresh(key: string, route: readonly Hop[]): RouteState {
+    const names = route.map((h) => shortPin(h.pin)).join(' > ');
+    return { key, route, names, lastUsed: 0, down: false, failures: 0, lastFailure: null, reconnect: null };
+  }
+
   private state(route: readonly Hop[]): RouteState {
     const key = routeKey(route);
     let st = this.routes.get(key);
     if (!st) {
-      const names = route.map((h) => shortPin(h.pin)).join(' > ');
-      st = { key, route, names, lastUsed: 0, down: false, failures: 0, lastFailure: null, reconnect: null };
+      st = this.fresh(key, route);
       this.routes.set(key, st);
     }
     return st;
@@ -131,6 +236,7 @@ export class CircuitPool {
     st.failures = 0;
     st.lastFailure = null;
     st.reconnect?.stop();
+    if (st.base) st.base.down = false;
     this.circuits.set(st.key, session);
     // Up once the (last) relay's first frame arrives, i.e. it accepted our key; a link closed before
     // that was never up: it is logged as a failed build, not as "link up" then "link down".
@@ -146,7 +252,8 @@ export class CircuitPool {
         return;
       }
       if (this.routes.get(st.key) !== st) {
-        this.opts.log.info(`link down: ${st.names}: no longer in the config (reload)`);
+        const why = st.isolation ? 'isolated circuit closed' : 'no longer in the config (reload)';
+        this.opts.log.info(`link down: ${st.names}: ${why}`);
         return;
       }
       if (!session.accepted) this.failed(st, err ?? new TunnelError('link-down', 'link closed'));
@@ -155,12 +262,18 @@ export class CircuitPool {
         this.opts.log.info(`link down: ${st.names}: ${reason}${err ? ` (${err.message})` : ''}`);
       }
       st.down = true;
+      if (st.base) {
+        // An isolated circuit is built again on demand only; its route is down like any other.
+        st.base.down = true;
+        return;
+      }
       if (this.clock.now() - st.lastUsed < RECENT_USE_MS) this.reconnect(st);
     });
   }
 
   private failed(st: RouteState, err: unknown): void {
     st.down = true;
+    if (st.base) st.base.down = true;
     st.failures++;
     const reason = buildFailReason(err);
     const line = `link to ${st.names} failed: ${reason} (${err instanceof Error ? err.message : String(err)})`;
@@ -203,7 +316,8 @@ export class CircuitPool {
   retain(keep: ReadonlySet<string>, graceMs: number): string[] {
     const closed: string[] = [];
     for (const [key, st] of this.routes) {
-      if (keep.has(key)) continue;
+      if (keep.has(st.base?.key ?? key)) continue;
+      if (st.isolation) this.isolated.delete(key);
       st.reconnect?.stop();
       this.routes.delete(key);
       const session = this.circuits.get(key);
@@ -218,6 +332,9 @@ export class CircuitPool {
   /** GO_AWAY on every circuit; streams get graceMs to finish, then are reset. Never rejects. */
   async close(graceMs: number): Promise<void> {
     this.closed = true;
+    if (this.sweeper !== null) this.clock.clearTimeout(this.sweeper);
+    this.sweeper = null;
+    this.isolated.clear();
     for (const st of this.routes.values()) st.reconnect?.stop();
     const all = [...this.circuits.values()];
     this.circuits.clear();

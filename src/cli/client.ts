@@ -4,6 +4,7 @@
 import { describeAction } from '../client/rules.js';
 import { startClient } from '../client/client.js';
 import { clientChanges } from '../config/changes.js';
+import { routingTable } from '../config/routing.js';
 import {
   clientOptionsFrom,
   flagInputs,
@@ -34,6 +35,7 @@ export const OPTIONS = {
   metrics: { type: 'string' },
   transparent: { type: 'string' },
   dns: { type: 'string' },
+  'isolate-per-host': { type: 'boolean' },
 } as const;
 
 /**
@@ -88,9 +90,9 @@ export async function client(args: string[]): Promise<number> {
       if (file === undefined) return [NO_FILE];
       const { settings: next, lines } = clientChanges(running, await loadClientSettings(flags, file));
       await loadHopKeys(next);
-      const { rules, default: fallback, forwards } = next.routing;
+      const forwards = next.routing.forwards;
       const bound = await handle.reconfigure({
-        routing: { rules, default: fallback },
+        routing: routingTable(next.routing),
         forwards,
         ...(next.socksUsers === undefined ? {} : { socksUsers: next.socksUsers }),
       });

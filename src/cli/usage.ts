@@ -82,7 +82,8 @@ http:// requests) over TLS 1.3, and prints its share string (ett://PIN@HOST:PORT
 
 export const CLIENT_USAGE = `Usage: ett client --key FILE --via SHARE[,SHARE...] [--listen HOST:PORT]
                   [--forward [BIND:]LPORT:HOST:PORT]... [--default ACTION] [--config FILE]
-                  [--transparent HOST:PORT] [--dns HOST:PORT] [--log-level LEVEL]
+                  [--transparent HOST:PORT] [--dns HOST:PORT] [--isolate-per-host]
+                  [--log-level LEVEL]
 
 Listens on one local port that speaks SOCKS5, SOCKS4/4a and HTTP proxy (CONNECT and plain http://),
 and carries each connection by the routing rules: through a route of relays (each hop its own pinned
@@ -104,10 +105,12 @@ serves browsers a proxy auto-config file at http://LISTEN/proxy.pac that follows
                       127.0.0.1 and ::1
   --dns HOST:PORT     a DNS port (UDP and TCP) answering names with name-table addresses, so that
                       the name, never an address resolved here, goes to the exit
+  --isolate-per-host  stream isolation by destination too: each target host gets circuits of its
+                      own (by default only a different SOCKS/HTTP proxy login does)
   --config FILE       TOML file: key, listen, via or default, [relays], [routes], [groups],
                       [[rules]], [[forwards]], log_level, [limits], [socks_users], pac,
-                      transparent, dns, control, metrics, log_format (see README); flags given
-                      override its values
+                      transparent, dns, isolate, isolate_per_host, control, metrics, log_format
+                      (see README); flags given override its values
   --log-level LEVEL   debug, info (default), warn, error or silent
   --control PATH      the control socket (\`ett status\`): default $XDG_RUNTIME_DIR/ett/ or
                       /tmp/ett-UID/, named by daemon and pid; "off" for none

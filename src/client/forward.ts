@@ -8,7 +8,9 @@ import { resetSocket, splice } from '../link/splice.js';
 import { formatTarget, type Target } from '../wire/address.js';
 import type { Forward } from './options.js';
 import type { Router } from './router.js';
-import { describeAction, type Action } from './rules.js';
+import { sourceOf } from '../proxy/connection.js';
+import type { StreamContext } from '../proxy/dialer.js';
+import { describeAction, type Decision } from './rules.js';
 
 export interface ForwardHandle {
   readonly address: Target;
@@ -25,15 +27,16 @@ export interface ForwardHandle {
 export function carry(
   socket: net.Socket,
   router: Router,
-  action: Action,
+  decision: Decision,
   target: Target,
   log: Logger,
   label: string,
+  context?: StreamContext,
 ): void {
   socket.pause();
   const abort = new AbortController();
   socket.once('close', () => abort.abort());
-  router.dialVia(action, target, abort.signal).then(
+  router.dialDecided(decision, target, abort.signal, context).then(
     (stream) => {
       if (socket.destroyed) stream.destroy();
       else splice(socket, stream);
@@ -59,7 +62,8 @@ export async function startForward(given: Forward, router: Router, log: Logger):
     socket.setNoDelay(true);
     socket.on('error', (err) => log.debug(`forward ${formatTarget(to)}: app: ${err.message}`));
     socket.once('close', () => open.delete(socket));
-    carry(socket, router, action, to, log, `forward to ${formatTarget(to)}`);
+    const context = { forward: `${formatTarget(forward.listen)}→${formatTarget(to)}`, ...sourceOf(socket) };
+    carry(socket, router, { rule: null, action }, to, log, `forward to ${formatTarget(to)}`, context);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -13,6 +13,7 @@
 // connect that carried no data. Every other failure is final, and a stream that had connected is reset
 // when its link dies, never ended cleanly.
 
+import { randomBytes } from 'node:crypto';
 import * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
@@ -24,14 +25,15 @@ import type { Census, GroupView } from '../link/census.js';
 import type { Session } from '../link/session.js';
 import { keepReplyOnWriteError } from '../link/splice.js';
 import { whenConnected, type MuxStream } from '../link/stream.js';
-import type { Dialer, UdpSender } from '../proxy/dialer.js';
+import type { Dialer, DialOptions, StreamContext, UdpSender } from '../proxy/dialer.js';
 import { OPEN_UDP, UDP_OPEN_TARGET } from '../link/open.js';
 import type { Datagram } from '../wire/udp.js';
 import { ClientAssociation } from './udp-association.js';
 import { formatTarget, type Target } from '../wire/address.js';
 import { shortPin } from '../wire/share-string.js';
 import { GroupHealth } from './health.js';
-import { decide, type Action, type Decision, type Route, type RoutingTable } from './rules.js';
+import { isolationOf, type Isolation } from './isolation.js';
+import { decide, isolateOf, type Action, type Decision, type Route, type RoutingTable } from './rules.js';
 
 export interface RouterOptions {
   readonly routing: RoutingTable;
@@ -52,6 +54,8 @@ export class Router implements Dialer {
   /** Every group this router knows (from the table, and any a forward dialed), for groupViews(). */
   private groups = new Map<string, readonly Route[]>();
   private routing: RoutingTable;
+  /** Keys isolation HMACs: a label's tag or a pool key says nothing of a password (isolation.ts). */
+  private readonly isolationSecret = randomBytes(32);
 
   constructor(private readonly opts: RouterOptions) {
     this.health = new GroupHealth(opts.pool, opts.limits, opts.log);
@@ -107,12 +111,12 @@ export class Router implements Dialer {
   }
 
   /** Dials target by the rule it matches. Rejects with a TunnelError (see the file comment). */
-  dial(target: Target, o?: { signal?: AbortSignal }): Promise<Duplex> {
-    const { rule, action } = decide(this.routing, target);
-    if (action.kind === 'block') {
-      this.opts.log.debug(`blocked ${formatTarget(target)} by ${rule?.text ?? 'default'}`);
+  dial(target: Target, o?: DialOptions): Promise<Duplex> {
+    const d = decide(this.routing, target);
+    if (d.action.kind === 'block') {
+      this.opts.log.debug(`blocked ${formatTarget(target)} by ${d.rule?.text ?? 'default'}`);
     }
-    return this.dialVia(action, target, o?.signal);
+    return this.dialDecided(d, target, o?.signal, o?.context);
   }
 
   /** A UDP association whose datagrams follow the rules (udp-association.ts). Never throws. */
@@ -156,16 +160,38 @@ export class Router implements Dialer {
   }
 
   /** Dials target by a given action (forwards name theirs). Rejects with a TunnelError. */
-  async dialVia(action: Action, target: Target, signal?: AbortSignal): Promise<Duplex> {
+  dialVia(action: Action, target: Target, signal?: AbortSignal, context?: StreamContext): Promise<Duplex> {
+    return this.dialDecided({ rule: null, action }, target, signal, context);
+  }
+
+  /**
+   * Dials target by a decision already made (the transparent port checks it first): the rule's
+   * isolation applies. Rejects with a TunnelError.
+   */
+  async dialDecided(
+    d: Decision,
+    target: Target,
+    signal?: AbortSignal,
+    context?: StreamContext,
+  ): Promise<Duplex> {
     try {
-      return await this.dialBy(action, target, signal);
+      const isolation =
+        d.action.kind === 'route' || d.action.kind === 'group'
+          ? isolationOf(isolateOf(this.routing, d), target, context, this.isolationSecret)
+          : null;
+      return await this.dialBy(d.action, target, signal, isolation);
     } catch (err) {
       this.opts.census?.refused(toTunnelError(err).code);
       throw err;
     }
   }
 
-  private async dialBy(action: Action, target: Target, signal?: AbortSignal): Promise<Duplex> {
+  private async dialBy(
+    action: Action,
+    target: Target,
+    signal: AbortSignal | undefined,
+    iso: Isolation | null,
+  ): Promise<Duplex> {
     switch (action.kind) {
       case 'block':
         throw new TunnelError('policy', 'blocked by a client rule');
@@ -177,24 +203,36 @@ export class Router implements Dialer {
         return socket;
       }
       case 'route':
-        return this.openOn(action.route, target, signal);
+        return this.openOn(action.route, target, signal, iso);
       case 'group':
         this.groups.set(action.name, action.members);
-        return this.openOnGroup(action.name, action.members, target, signal);
+        return this.openOnGroup(action.name, action.members, target, signal, iso);
     }
   }
 
-  private async openOn(route: Route, target: Target, signal?: AbortSignal): Promise<Duplex> {
-    let result = await this.connect(await this.opts.pool.get(route.relays, signal), route, target, signal);
+  private async openOn(
+    route: Route,
+    target: Target,
+    signal: AbortSignal | undefined,
+    iso: Isolation | null,
+  ): Promise<Duplex> {
+    const circuit = (): Promise<Session> => this.opts.pool.get(route.relays, signal, iso);
+    let result = await this.connect(await circuit(), route, target, signal, iso);
     if (result instanceof LostBeforeAnswer) {
       this.retrying(`route ${route.name}`, result.error);
-      result = await this.connect(await this.opts.pool.get(route.relays, signal), route, target, signal);
+      result = await this.connect(await circuit(), route, target, signal, iso);
     }
     if (result instanceof LostBeforeAnswer) throw result.error;
     return result;
   }
 
-  private async openOnGroup(name: string, members: readonly Route[], target: Target, signal?: AbortSignal) {
+  private async openOnGroup(
+    name: string,
+    members: readonly Route[],
+    target: Target,
+    signal: AbortSignal | undefined,
+    iso: Isolation | null,
+  ) {
     let lastError: unknown = new TunnelError('link-down', `group ${name} has no members`);
     for (let round = 0; round < 2; round++) {
       let lost = false;
@@ -202,14 +240,14 @@ export class Router implements Dialer {
       for (const member of this.health.order(name, members)) {
         let session;
         try {
-          session = await this.opts.pool.get(member.relays, signal);
+          session = await this.opts.pool.get(member.relays, signal, iso);
         } catch (err) {
           lastError = err;
           if (signal?.aborted) throw toTunnelError(err, 'link-down');
           this.opts.log.info(`group ${name}: route ${member.name} unavailable, trying the next`);
           continue;
         }
-        const result = await this.connect(session, member, target, signal);
+        const result = await this.connect(session, member, target, signal, iso);
         if (result instanceof LostBeforeAnswer) {
           if (round > 0) throw result.error;
           this.retrying(`group ${name} route ${member.name}`, result.error);
@@ -233,7 +271,8 @@ export class Router implements Dialer {
     session: Session,
     route: Route,
     target: Target,
-    signal?: AbortSignal,
+    signal: AbortSignal | undefined,
+    iso: Isolation | null,
   ): Promise<MuxStream | LostBeforeAnswer> {
     let stream: MuxStream;
     const startedAt = performance.now();
@@ -251,6 +290,7 @@ export class Router implements Dialer {
         session,
         route.name,
         route.relays.map((h) => shortPin(h.pin)),
+        iso?.label,
       );
       census.stream(stream, formatTarget(target), route.name);
     }

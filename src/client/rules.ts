@@ -7,19 +7,27 @@ import { TunnelError } from '../errors.js';
 import type { Target } from '../wire/address.js';
 import { inCidr, parseIp, unmapIp, type IpAddress } from '../wire/ip.js';
 import { shortPin } from '../wire/share-string.js';
+import { DEFAULT_ISOLATE, type IsolateBy } from './isolation.js';
 
 /** A named, ordered list of relays (a one-relay route is just a relay). */
 export interface Route {
   readonly name: string;
   /** The relays in order, each with the key this client shows it (see Hop). */
   readonly relays: readonly Hop[];
+  /** Stream isolation for streams this route carries as a rule's or the default's action (isolation.ts). */
+  readonly isolate?: readonly IsolateBy[];
 }
 
 export type Action =
   | { readonly kind: 'direct' } // the client connects itself (and resolves names locally)
   | { readonly kind: 'block' } // refused: SOCKS 0x02 / HTTP 403
   | { readonly kind: 'route'; readonly route: Route }
-  | { readonly kind: 'group'; readonly name: string; readonly members: readonly Route[] }; // first that builds serves
+  | {
+      readonly kind: 'group';
+      readonly name: string;
+      readonly members: readonly Route[];
+      readonly isolate?: readonly IsolateBy[];
+    }; // first that builds serves
 
 /**
  * `*.example.org` (glob: `*` matches one or more characters, dots included), `.example.org` (that name
@@ -38,11 +46,17 @@ export interface Rule {
   readonly cidrs?: readonly { readonly net: IpAddress; readonly prefix: number }[];
   readonly ports?: readonly { readonly low: number; readonly high: number }[];
   readonly action: Action;
+  /** Stream isolation for the streams this rule matches; beats its action's. */
+  readonly isolate?: readonly IsolateBy[];
 }
 
 export interface RoutingTable {
   readonly rules: readonly Rule[];
   readonly default: Action;
+  /** Stream isolation where no rule, route or group says (config `isolate`); default DEFAULT_ISOLATE. */
+  readonly isolate?: readonly IsolateBy[];
+  /** Every stream isolated by its destination host too (`isolate_per_host`, `--isolate-per-host`). */
+  readonly isolatePerHost?: boolean;
 }
 
 export interface Decision {
@@ -124,6 +138,17 @@ export function ruleMatches(rule: Rule, target: Target): boolean {
 export function decide(table: RoutingTable, target: Target): Decision {
   for (const rule of table.rules) if (ruleMatches(rule, target)) return { rule, action: rule.action };
   return { rule: null, action: table.default };
+}
+
+/**
+ * The isolation criteria a decision's streams follow: the rule's, else its route's or group's, else
+ * the table's, else DEFAULT_ISOLATE; with isolatePerHost, `destination` as well.
+ */
+export function isolateOf(table: RoutingTable, d: Decision): readonly IsolateBy[] {
+  const a = d.action;
+  const own = a.kind === 'route' ? a.route.isolate : a.kind === 'group' ? a.isolate : undefined;
+  const by = d.rule?.isolate ?? own ?? table.isolate ?? DEFAULT_ISOLATE;
+  return table.isolatePerHost === true && !by.includes('destination') ? [...by, 'destination'] : by;
 }
 
 function describeRoute(r: Route): string {

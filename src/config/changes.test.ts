@@ -170,3 +170,14 @@ test('client: the transparent and DNS ports are bound at start (a reload keeps t
     /client\.toml: dns: "5353": expected HOST:PORT/,
   );
 });
+
+test('client: stream isolation changes are reported and apply', () => {
+  const a = client(`via = "${SHARE_A}"`);
+  const b = clientChanges(
+    a,
+    client(`via = "${SHARE_A}"\nisolate = ["destination"]\nisolate_per_host = true`),
+  );
+  assert.deepEqual(b.lines, ['isolate: (default) -> [destination]', 'isolate_per_host: false -> true']);
+  assert.deepEqual(b.settings.routing.isolate, ['destination']);
+  assert.equal(b.settings.routing.isolatePerHost, true);
+});

@@ -100,6 +100,11 @@ export function clientChanges(old: ClientSettings, next: ClientSettings): Change
     lines.push(`default: ${actionLabel(o.default)} -> ${actionLabel(n.default)}`);
   }
   mapLines(lines, 'forward', describeForwards(o.forwards), describeForwards(n.forwards));
+  const isolate = (r: typeof o): string =>
+    r.isolate === undefined ? '(default)' : `[${r.isolate.join(', ')}]`;
+  if (isolate(o) !== isolate(n)) lines.push(`isolate: ${isolate(o)} -> ${isolate(n)}`);
+  if (o.isolatePerHost !== n.isolatePerHost)
+    lines.push(`isolate_per_host: ${o.isolatePerHost} -> ${n.isolatePerHost}`);
   socksLines(lines, old.socksUsers, next.socksUsers);
   // The PAC file's rules follow a reload; serving it or not is decided at start.
   if (old.pac !== next.pac) lines.push(`pac: ${old.pac} -> ${next.pac} needs a restart (kept)`);

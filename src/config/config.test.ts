@@ -556,7 +556,63 @@ const CLIENT_CASES: Case<ClientSettings>[] = [
   {
     name: 'a rule with an unknown key',
     toml: NAMED + '[[rules]]\nhosts = "x"\naction = "direct"\n',
-    error: /^rules\[0\]\.hosts: unknown key \(known: host, cidr, port, action\)$/,
+    error: /^rules\[0\]\.hosts: unknown key \(known: host, cidr, port, action, isolate\)$/,
+  },
+  {
+    name: 'stream isolation: top level, a rule, a route and a group in table form, per host',
+    toml:
+      CLIENT_BASE +
+      `default = "chain"\nisolate = ["source", "socks-auth"]\nisolate_per_host = true\n` +
+      `[relays]\na = "${SHARE_A}"\nb = "${SHARE_B}"\n` +
+      `[routes]\nchain = { relays = ["a", "b"], isolate = [] }\n` +
+      `[groups]\nsafe = { members = ["chain", "b"], isolate = ["destination"] }\n` +
+      `[[rules]]\nport = 22\naction = "safe"\nisolate = ["forward"]\n`,
+    ok: (s) => {
+      assert.deepEqual(s.routing.isolate, ['socks-auth', 'source'], 'canonical order');
+      assert.equal(s.routing.isolatePerHost, true);
+      const d = s.routing.default;
+      assert.ok(d.kind === 'route');
+      assert.deepEqual(d.route.isolate, []);
+      assert.deepEqual(ports(d), [7000, 7001]);
+      const safe = s.routing.groups.get('safe')!;
+      assert.deepEqual(safe.isolate, ['destination']);
+      assert.deepEqual(
+        safe.members.map((m) => m.name),
+        ['chain', 'b'],
+      );
+      assert.deepEqual(s.routing.rules[0]!.isolate, ['forward']);
+    },
+  },
+  {
+    name: 'stream isolation: an unknown criterion',
+    toml: NAMED + '[[rules]]\nport = 22\naction = "direct"\nisolate = ["socks-auth", "process-id"]\n',
+    error:
+      /^rules\[0\]\.isolate\[1\]: "process-id" is not a stream isolation \(known: socks-auth, destination, forward, source\)$/,
+  },
+  {
+    name: 'stream isolation: not a list',
+    toml: NAMED.replace('default = "chain"', 'default = "chain"\nisolate = "socks-auth"'),
+    error: /^isolate: must be a list of "socks-auth", "destination", "forward", "source" \(\[\] for none\)$/,
+  },
+  {
+    name: 'stream isolation: listed twice',
+    toml: NAMED.replace('default = "chain"', 'default = "chain"\nisolate = ["source", "source"]'),
+    error: /^isolate\[1\]: "source" is listed twice$/,
+  },
+  {
+    name: 'stream isolation: a route table with an unknown key, or without its relays',
+    toml: NAMED.replace('short = "a, b"', 'short = { relay = ["a"] }'),
+    error: /^routes\.short\.relay: unknown key \(known: relays, isolate\)$/,
+  },
+  {
+    name: 'stream isolation: a group table without members',
+    toml: NAMED.replace('safe = ["chain", "b"]', 'safe = { isolate = [] }'),
+    error: /^groups\.safe: needs members = \[\.\.\.\]$/,
+  },
+  {
+    name: 'stream isolation: isolate_per_host not a boolean',
+    toml: NAMED.replace('default = "chain"', 'default = "chain"\nisolate_per_host = "yes"'),
+    error: /^isolate_per_host: must be true or false$/,
   },
   {
     name: 'rules not an array of tables',
@@ -921,6 +977,30 @@ test('check-config output: TOML that reads back to the same settings, passwords 
       const again = validateClient(parseConfigText(shown, 'shown.toml'));
       assert.equal(describeAction(again.routing.forwards[0]!.action), 'route via: AAECAwQF');
     },
+  );
+});
+
+test('client check-config output keeps stream isolation and reads back to it', () => {
+  const s = validateClient(
+    parseConfigText(
+      CLIENT_BASE +
+        `default = "chain"\nisolate = ["destination"]\n[relays]\na = "${SHARE_A}"\n` +
+        `[routes]\nchain = { relays = ["a"], isolate = ["source"] }\n[groups]\ng = { members = ["a"], isolate = [] }\n` +
+        `[[rules]]\nport = 22\naction = "g"\nisolate = ["forward", "socks-auth"]\n`,
+      'client.toml',
+    ),
+  );
+  const shown = showClient(s);
+  assert.match(shown, /^isolate = \["destination"\]$/m);
+  assert.match(shown, /^chain = \{ relays = \["a"\], isolate = \["source"\] \}/m);
+  const again = validateClient(parseConfigText(shown, 'shown.toml'));
+  assert.deepEqual(again.routing.isolate, ['destination']);
+  assert.deepEqual(again.routing.routes.get('chain')!.isolate, ['source']);
+  assert.deepEqual(again.routing.groups.get('g')!.isolate, []);
+  assert.deepEqual(again.routing.rules[0]!.isolate, ['socks-auth', 'forward']);
+  assert.match(
+    showClient(validateClient(parseConfigText(CLIENT_BASE + `via = "${SHARE_A}"`, 'c.toml'))),
+    /^isolate = \["socks-auth"\] {2}# the default$/m,
   );
 });
 

@@ -57,13 +57,16 @@ export const KEY_DOCS: Readonly<Record<string, KeyDoc>> = {
   },
   routes: {
     value: 'table',
-    text: 'Client: name = [relay names or share strings], first hop first, 1 to limits.path_length_max.',
+    text:
+      'Client: name = [relay names or share strings], first hop first, 1 to limits.path_length_max; or ' +
+      'name = { relays = [...], isolate = [...] } to give its streams their own stream isolation.',
   },
   groups: {
     value: 'table',
     text:
       'Client: name = [routes or relays], tried in order; the first whose circuit builds serves, and ' +
-      'earlier members are probed every limits.health_check_interval_ms while a later one serves.',
+      'earlier members are probed every limits.health_check_interval_ms while a later one serves; or ' +
+      'name = { members = [...], isolate = [...] }.',
   },
   rules: {
     value: 'array of tables',
@@ -75,6 +78,7 @@ export const KEY_DOCS: Readonly<Record<string, KeyDoc>> = {
       cidr: 'IPv4 or IPv6 networks (10.0.0.0/8, [fd00::]/8); match only targets given as IP addresses',
       port: 'an integer, "443", a range "80-443", or an array of those',
       action: 'direct, block, or a relay, route or group name',
+      isolate: "stream isolation for the streams it matches (see isolate); beats its route's or group's",
     },
   },
   forwards: {
@@ -110,6 +114,18 @@ export const KEY_DOCS: Readonly<Record<string, KeyDoc>> = {
     text:
       'Client: the DNS port (UDP and TCP), answering A and AAAA with name-table addresses in 240.0.0.0/4 ' +
       '(and 100::/96) that the transparent port turns back into names; localhost: both loopbacks.',
+  },
+  isolate: {
+    value: 'list',
+    text:
+      'Client: stream isolation where no rule, route or group says: which streams get circuits of ' +
+      'their own, any of "socks-auth" (a SOCKS5/4 or HTTP proxy login), "destination" (the target host), ' +
+      '"forward", "source" (the app\'s IP); [] for none. Default ["socks-auth"]. Also a key of [[rules]], ' +
+      'and of routes and groups written as { relays|members = [...], isolate = [...] }.',
+  },
+  isolate_per_host: {
+    value: 'true|false',
+    text: 'Client: isolate every stream by its destination host as well (default false).',
   },
   log_level: { value: '"LEVEL"', text: 'debug, info (default), warn, error or silent.' },
   log_format: {

@@ -13,6 +13,7 @@ import { loadIdentity, type Identity } from '../identity/identity.js';
 import { createLogger, logWriter, type Logger } from '../log.js';
 import type { RelayOptions } from '../relay/options.js';
 import type { Given, Inputs } from './inputs.js';
+import { routingTable } from './routing.js';
 import {
   KEYS,
   mergeInputs,
@@ -194,7 +195,7 @@ export async function clientOptionsFrom(
   return {
     identity,
     listen: s.listen,
-    routing: { rules: s.routing.rules, default: s.routing.default },
+    routing: routingTable(s.routing),
     forwards: s.routing.forwards,
     ...(s.socksUsers === undefined ? {} : { socksUsers: s.socksUsers }),
     pac: s.pac,

@@ -7,6 +7,7 @@ import type { Hop } from '../circuit/circuit.js';
 import type { Action, Route } from '../client/rules.js';
 import type { Limits } from '../limits.js';
 import { parseShareString, shortPin, type ShareString } from '../wire/share-string.js';
+import { ISOLATE_BY, canonicalIsolate, type IsolateBy } from '../client/isolation.js';
 import { bad, isTable, reasonOf, type Given } from './inputs.js';
 
 export type GroupAction = Extract<Action, { kind: 'group' }>;
@@ -87,16 +88,23 @@ export class Names {
     }
   }
 
+  /** `name = ["relay", ...]`, or `name = { relays = [...], isolate = [...] }`. */
   addRoutes(g: Given): void {
-    for (const [name, v] of this.table(g, 'routes', 'name = ["relay", ...]')) {
-      const relays = this.relayList(g, keyPath('routes', name), v);
-      this.routes.set(name, Object.freeze({ name, relays }));
+    const shape = 'name = ["relay", ...] or name = { relays = [...], isolate = [...] }';
+    for (const [name, given] of this.table(g, 'routes', shape)) {
+      const path = keyPath('routes', name);
+      const { list, isolate } = withIsolate(g, path, given, 'relays');
+      const relays = this.relayList(g, isTable(given) ? `${path}.relays` : path, list);
+      this.routes.set(name, Object.freeze({ name, relays, ...(isolate && { isolate }) }));
     }
   }
 
+  /** `name = ["route or relay", ...]`, or `name = { members = [...], isolate = [...] }`. */
   addGroups(g: Given): void {
-    for (const [name, v] of this.table(g, 'groups', 'name = ["route or relay", ...]')) {
-      const path = keyPath('groups', name);
+    const shape = 'name = ["route or relay", ...] or name = { members = [...], isolate = [...] }';
+    for (const [name, given] of this.table(g, 'groups', shape)) {
+      const { list: v, isolate } = withIsolate(g, keyPath('groups', name), given, 'members');
+      const path = isTable(given) ? `${keyPath('groups', name)}.members` : keyPath('groups', name);
       const members: Route[] = [];
       for (const [item, i] of this.items(g, path, v, 'a route or relay name')) {
         let member: Route | undefined = this.routes.get(item);
@@ -116,7 +124,7 @@ export class Names {
         members.push(member);
       }
       if (members.length === 0) throw bad(g, path, undefined, 'a group needs at least one route or relay');
-      this.groups.set(name, Object.freeze({ kind: 'group', name, members }));
+      this.groups.set(name, Object.freeze({ kind: 'group', name, members, ...(isolate && { isolate }) }));
     }
   }
 
@@ -254,4 +262,49 @@ export class Names {
     const all = tables.flatMap((t) => [...this[t].keys()]);
     return all.length === 0 ? ` (none defined in [${tables.join('], [')}])` : ` (known: ${all.join(', ')})`;
   }
+}
+
+/** A route's or group's value: its list as is, or a table of the list (`listKey`) and `isolate`. */
+function withIsolate(
+  g: Given,
+  path: string,
+  value: unknown,
+  listKey: string,
+): { list: unknown; isolate?: readonly IsolateBy[] } {
+  if (!isTable(value)) return { list: value };
+  for (const k of Object.keys(value)) {
+    if (k !== listKey && k !== 'isolate')
+      throw bad(g, `${path}.${k}`, undefined, `unknown key (known: ${listKey}, isolate)`);
+  }
+  if (value[listKey] === undefined) throw bad(g, path, undefined, `needs ${listKey} = [...]`);
+  const isolate =
+    value['isolate'] === undefined ? undefined : isolateValue(g, `${path}.isolate`, value['isolate']);
+  return { list: value[listKey], ...(isolate && { isolate }) };
+}
+
+/**
+ * `isolate = ["socks-auth", "destination", "forward", "source"]` (any of them, [] for none): what keeps
+ * streams on circuits of their own (client/isolation.ts). Throws TunnelError('config') naming path.
+ */
+export function isolateValue(g: Given, path: string, value: unknown): readonly IsolateBy[] {
+  if (!Array.isArray(value))
+    throw bad(
+      g,
+      path,
+      undefined,
+      `must be a list of ${ISOLATE_BY.map((c) => `"${c}"`).join(', ')} ([] for none)`,
+    );
+  const out: IsolateBy[] = [];
+  value.forEach((v: unknown, i) => {
+    if (typeof v !== 'string' || !(ISOLATE_BY as readonly string[]).includes(v))
+      throw bad(
+        g,
+        path,
+        i,
+        `${JSON.stringify(v)} is not a stream isolation (known: ${ISOLATE_BY.join(', ')})`,
+      );
+    if (out.includes(v as IsolateBy)) throw bad(g, path, i, `"${v}" is listed twice`);
+    out.push(v as IsolateBy);
+  });
+  return Object.freeze(canonicalIsolate(out));
 }

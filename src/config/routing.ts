@@ -7,13 +7,14 @@
 // are the user's own and are quoted.
 
 import type { Forward } from '../client/options.js';
-import type { Action, Route, Rule } from '../client/rules.js';
+import type { Action, Route, Rule, RoutingTable } from '../client/rules.js';
 import { TunnelError } from '../errors.js';
 import type { Limits } from '../limits.js';
 import { formatTarget, parseTarget, type Target } from '../wire/address.js';
 import type { Hop } from '../circuit/circuit.js';
 import { bad, isTable, parseListen, reasonOf, where, type Given, type Inputs } from './inputs.js';
-import { ANY_ACTION, elements, Names, type GroupAction } from './names.js';
+import type { IsolateBy } from '../client/isolation.js';
+import { ANY_ACTION, elements, isolateValue, Names, type GroupAction } from './names.js';
 import {
   formatCidr,
   formatHostPattern,
@@ -39,9 +40,13 @@ export interface RoutingSettings {
   readonly groups: ReadonlyMap<string, GroupAction>;
   /** The `via` route (named "via"), when it is the default. */
   readonly via?: Route;
+  /** Top-level `isolate` (stream isolation where nothing more specific says), if given. */
+  readonly isolate?: readonly IsolateBy[];
+  /** `isolate_per_host` / `--isolate-per-host`. */
+  readonly isolatePerHost: boolean;
 }
 
-const RULE_KEYS = ['host', 'cidr', 'port', 'action'];
+const RULE_KEYS = ['host', 'cidr', 'port', 'action', 'isolate'];
 const FORWARD_KEYS = ['listen', 'to', 'via'];
 
 /**
@@ -66,7 +71,14 @@ export function validateRouting(inputs: Inputs, limits: Limits, listen: Target):
   const rules = rulesGiven ? rulesValue(rulesGiven, names) : [];
   const forwardsGiven = inputs.get('forwards');
   const forwards = forwardsGiven ? forwardsValue(forwardsGiven, names, defaultAction, listen) : [];
+  const isolateGiven = inputs.get('isolate');
+  const isolate = isolateGiven ? isolateValue(isolateGiven, 'isolate', isolateGiven.value) : undefined;
+  const perHost = inputs.get('isolate_per_host');
+  if (perHost !== undefined && typeof perHost.value !== 'boolean')
+    throw bad(perHost, 'isolate_per_host', undefined, 'must be true or false');
   return {
+    ...(isolate && { isolate }),
+    isolatePerHost: perHost?.value === true,
     rules,
     default: defaultAction,
     forwards,
@@ -75,6 +87,16 @@ export function validateRouting(inputs: Inputs, limits: Limits, listen: Target):
     routes: names.routes,
     groups: names.groups,
     ...(via === undefined ? {} : { via }),
+  };
+}
+
+/** The RoutingTable the router follows (rules, default and stream isolation). Never throws. */
+export function routingTable(r: RoutingSettings): RoutingTable {
+  return {
+    rules: r.rules,
+    default: r.default,
+    ...(r.isolate && { isolate: r.isolate }),
+    ...(r.isolatePerHost && { isolatePerHost: true }),
   };
 }
 
@@ -132,6 +154,7 @@ function rulesValue(g: Given, names: Names): Rule[] {
     if (!hosts && !cidrs && !ports) throw bad(g, path, undefined, 'needs at least one of host, cidr, port');
     if (r.action === undefined) throw bad(g, path, undefined, `needs an action: ${ANY_ACTION}`);
     const action = names.action(g, `${path}.action`, undefined, r.action);
+    const isolate = r.isolate === undefined ? undefined : isolateValue(g, `${path}.isolate`, r.isolate);
     const text = [
       path,
       ...(hosts ? [`host=${hosts.map(formatHostPattern).join(',')}`] : []),
@@ -144,6 +167,7 @@ function rulesValue(g: Given, names: Names): Rule[] {
       ...(cidrs && { cidrs }),
       ...(ports && { ports }),
       action,
+      ...(isolate && { isolate }),
     });
   });
 }

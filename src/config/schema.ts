@@ -53,6 +53,8 @@ export const KEYS: Readonly<Record<Role, readonly string[]>> = {
     'pac',
     'transparent',
     'dns',
+    'isolate',
+    'isolate_per_host',
     ...OBSERVE_KEYS,
   ],
   up: ['listen', 'log_level', ...OBSERVE_KEYS],

@@ -4,6 +4,7 @@
 // secrets (a pin is a hash of a public key) and print in full. Pure.
 
 import { describeAction, type Action, type Route } from '../client/rules.js';
+import { DEFAULT_ISOLATE } from '../client/isolation.js';
 import { LIMIT_NAMES, type Limits } from '../limits.js';
 import { formatTarget } from '../wire/address.js';
 import { formatShareString, type ShareString } from '../wire/share-string.js';
@@ -31,6 +32,10 @@ export function showClient(s: ClientSettings, pin?: string): string {
   ];
   if (r.via !== undefined) out.push(`via = ${relayList(r.via)}  # the default: ${describeAction(r.default)}`);
   else out.push(`default = ${str(actionName(r.default))}${comment(r.default)}`);
+  out.push(
+    `isolate = ${array(r.isolate ?? DEFAULT_ISOLATE)}${r.isolate === undefined ? '  # the default' : ''}`,
+    `isolate_per_host = ${r.isolatePerHost}`,
+  );
   if (r.relays.size > 0) {
     out.push('', '[relays]');
     for (const [name, relay] of r.relays) {
@@ -43,13 +48,19 @@ export function showClient(s: ClientSettings, pin?: string): string {
   if (r.routes.size > 0) {
     out.push('', '[routes]');
     for (const [name, route] of r.routes) {
-      out.push(`${key(name)} = ${relayList(route)}  # ${describeAction({ kind: 'route', route })}`);
+      const relays = relayList(route);
+      const value = route.isolate ? `{ relays = ${relays}, isolate = ${array(route.isolate)} }` : relays;
+      out.push(`${key(name)} = ${value}  # ${describeAction({ kind: 'route', route })}`);
     }
   }
   if (r.groups.size > 0) {
     out.push('', '[groups]');
-    for (const [name, group] of r.groups)
-      out.push(`${key(name)} = ${array(group.members.map((m) => m.name))}`);
+    for (const [name, group] of r.groups) {
+      const members = array(group.members.map((m) => m.name));
+      out.push(
+        `${key(name)} = ${group.isolate ? `{ members = ${members}, isolate = ${array(group.isolate)} }` : members}`,
+      );
+    }
   }
   for (const rule of r.rules) {
     out.push('', `[[rules]]  # ${rule.text}`);
@@ -60,6 +71,7 @@ export function showClient(s: ClientSettings, pin?: string): string {
       out.push(`port = ${ports.length === 1 ? ports[0] : `[${ports.join(', ')}]`}`);
     }
     out.push(`action = ${str(actionName(rule.action))}${comment(rule.action)}`);
+    if (rule.isolate) out.push(`isolate = ${array(rule.isolate)}`);
   }
   for (const f of r.forwards) {
     out.push(

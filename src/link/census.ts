@@ -40,6 +40,8 @@ export interface CircuitView {
   readonly hops: readonly string[];
   readonly age_ms: number;
   readonly streams: number;
+  /** Stream isolation: which streams this circuit alone serves (a login's name, never its password). */
+  readonly isolation?: string;
 }
 
 export type StreamState = 'opening' | 'open' | 'half-closed';
@@ -137,6 +139,7 @@ interface CircuitEntry {
   readonly route: string;
   readonly hops: readonly string[];
   readonly startedAt: number;
+  readonly isolation?: string;
 }
 
 interface StreamEntry {
@@ -181,10 +184,11 @@ export class Census extends EventEmitter {
     });
   }
 
-  /** A circuit (its innermost link) serves `route`; registering it again is a no-op. */
-  circuit(session: Session, route: string, hops: readonly string[]): void {
+  /** A circuit (its innermost link) serves `route` (for `isolation` only); registering it again is a no-op. */
+  circuit(session: Session, route: string, hops: readonly string[], isolation?: string): void {
     if (this.circuits.has(session) || !session.alive) return;
-    this.circuits.set(session, { session, route, hops, startedAt: performance.now() });
+    const entry = { session, route, hops, startedAt: performance.now() };
+    this.circuits.set(session, isolation === undefined ? entry : { ...entry, isolation });
     session.once('close', () => this.circuits.delete(session));
   }
 
@@ -254,6 +258,7 @@ export class Census extends EventEmitter {
         hops: c.hops,
         age_ms: age(c.startedAt),
         streams: c.session.streamCount,
+        ...(c.isolation === undefined ? {} : { isolation: c.isolation }),
       })),
       streams: { total: this.streams.size, shown },
       groups: this.groups(),

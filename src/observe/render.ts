@@ -59,6 +59,7 @@ export function renderStatus(s: Snapshot): string[] {
       out.push(
         row(['  ' + c.route, 16], [duration(c.age_ms), 7], [String(c.streams), 6], [c.hops.join(' > '), 48]),
       );
+      if (c.isolation !== undefined) out.push(`    isolated: ${c.isolation}`);
     }
   }
   out.push(

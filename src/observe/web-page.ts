@@ -115,7 +115,7 @@ function draw(s) {
   });
   for (const k of history.keys()) if (!seen.has(k)) history.delete(k);
   table("links", ["peer", "dir", "address", "age", "in", "out", "in now", "out now", "RTT", "streams", "traffic"], linkRows, [3, 4, 5, 6, 7, 8, 9]);
-  table("circuits", ["route", "hops", "age", "streams"], s.circuits.map((c) => [c.route, c.hops.join(" > "), age(c.age_ms), c.streams]), [2, 3]);
+  table("circuits", ["route", "hops", "age", "streams", "isolated"], s.circuits.map((c) => [c.route, c.hops.join(" > "), age(c.age_ms), c.streams, c.isolation || ""]), [2, 3]);
   const shown = s.streams.shown;
   $("streams-title").textContent = "Streams (" + s.streams.total + (shown.length < s.streams.total ? ", " + shown.length + " shown" : "") + ")";
   table("streams", ["target", "route", "state", "age", "in", "out"], shown.map((x) => [x.target, x.route, x.state, age(x.age_ms), bytes(x.bytes_in), bytes(x.bytes_out)]), [3, 4, 5]);

@@ -8,7 +8,7 @@ import { TunnelError, toTunnelError } from '../errors.js';
 import type { Limits } from '../limits.js';
 import type { Logger } from '../log.js';
 import type { Target } from '../wire/address.js';
-import type { Dialer } from './dialer.js';
+import type { Dialer, StreamContext } from './dialer.js';
 
 export interface FrontEndOptions {
   readonly dialer: Dialer;
@@ -33,6 +33,8 @@ export interface PortConnection {
   headTimeLeft(): number;
   /** The head is complete: the port's deadline no longer applies (the handler may keep its own). */
   headDone(): void;
+  /** The login the application gave (checked or not), for stream isolation; set before dial. */
+  login?: { readonly username: string; readonly password: string };
   /**
    * Dials through opts.dialer with the open deadline (limits.openTimeoutMs); aborted when the
    * application's socket closes. Rejects with a TunnelError ('timeout' at the deadline).
@@ -59,6 +61,7 @@ type Owned = Socket & { [kConnection]?: Connection };
 class Connection implements PortConnection {
   private readonly started = Date.now();
   private deadline: NodeJS.Timeout | null;
+  login: { readonly username: string; readonly password: string } | undefined = undefined;
 
   constructor(
     readonly socket: Socket,
@@ -82,12 +85,22 @@ class Connection implements PortConnection {
   }
 
   dial(target: Target): Promise<Duplex> {
-    return dialFor(this.socket, this.opts, target);
+    const context: StreamContext = {
+      ...(this.login === undefined ? {} : { login: this.login }),
+      ...sourceOf(this.socket),
+    };
+    return dialFor(this.socket, this.opts, target, context);
   }
 
   replyAndClose(reply: Uint8Array | string): void {
     replyAndClose(this.socket, reply);
   }
+}
+
+/** The application's IP for stream isolation (`source`), IPv4-mapped addresses as IPv4. */
+export function sourceOf(socket: Socket): { source?: string } {
+  const a = socket.remoteAddress;
+  return a === undefined ? {} : { source: a.replace(/^::ffff:(?=\d+\.)/, '') };
 }
 
 function onSocketError(this: Owned, err: Error): void {
@@ -107,7 +120,12 @@ function onHeadDeadline(c: Connection): void {
 
 // The dial of one request: bounded by openTimeoutMs, aborted if the app goes away. If the dialer
 // ignores the signal, the race still settles at the deadline and a late stream is destroyed.
-async function dialFor(socket: Socket, opts: FrontEndOptions, target: Target): Promise<Duplex> {
+async function dialFor(
+  socket: Socket,
+  opts: FrontEndOptions,
+  target: Target,
+  context: StreamContext,
+): Promise<Duplex> {
   if (socket.destroyed) throw new TunnelError('reset', 'application closed the connection');
   const ac = new AbortController();
   const onClose = (): void => ac.abort(new TunnelError('reset', 'application closed the connection'));
@@ -117,7 +135,7 @@ async function dialFor(socket: Socket, opts: FrontEndOptions, target: Target): P
     opts.limits.openTimeoutMs,
   );
   try {
-    const dialing = opts.dialer.dial(target, { signal: ac.signal });
+    const dialing = opts.dialer.dial(target, { signal: ac.signal, context });
     const aborted = new Promise<never>((_, reject) => {
       ac.signal.addEventListener('abort', () => reject(ac.signal.reason), { once: true });
     });

@@ -11,12 +11,31 @@ import type { Datagram } from '../wire/udp.js';
  * socket. Rejects with a TunnelError whose code the front-end maps through errors.ts.
  */
 export interface Dialer {
-  dial(target: Target, opts?: { signal?: AbortSignal }): Promise<Duplex>;
+  dial(target: Target, opts?: DialOptions): Promise<Duplex>;
   /**
    * A UDP association (SOCKS5 UDP ASSOCIATE): each datagram sent goes by the dialer's rules to its
    * destination; answers come to onReply with their source. Absent where UDP is not carried.
    */
   associate?(onReply: (d: Datagram) => void): UdpSender;
+}
+
+export interface DialOptions {
+  readonly signal?: AbortSignal;
+  /** Where the stream came from, for stream isolation (which streams may share a circuit). */
+  readonly context?: StreamContext;
+}
+
+/**
+ * What a front-end knows of a stream's origin. Used only to keep streams apart (stream isolation):
+ * the login is never checked here (socks_users does that) nor logged.
+ */
+export interface StreamContext {
+  /** The login the application gave: SOCKS5 username/password, SOCKS4 user id, HTTP proxy Basic. */
+  readonly login?: { readonly username: string; readonly password: string };
+  /** The forward the connection came in by, as `LISTEN→TARGET`. */
+  readonly forward?: string;
+  /** The application's IP address (a LAN host in router mode). */
+  readonly source?: string;
 }
 
 /** The sending side of a UDP association. Sending never blocks: what cannot go now is dropped, counted. */

@@ -169,6 +169,7 @@ function tunnel(conn: PortConnection, req: IncomingMessage, head: Buffer): void 
     refuseConnect(conn, toTunnelError(err, 'bad-request'));
     return;
   }
+  conn.login = basicLogin(req); // stream isolation by the proxy login (checked above when required)
   conn.dial(target).then(
     (stream) => {
       if (socket.destroyed) return void stream.destroy();
@@ -204,6 +205,7 @@ function forward(conn: PortConnection, req: IncomingMessage, res: ServerResponse
     return;
   }
   const what = `http ${req.method} ${formatTarget(dest.target)}`;
+  conn.login = basicLogin(req); // per request: a keep-alive connection may change its login
   conn.dial(dest.target).then(
     (stream) => {
       if (res.destroyed || conn.socket.destroyed) return void stream.destroy();
@@ -272,12 +274,18 @@ function relay(
 // have a door beside it): Proxy-Authorization Basic with one of the pairs.
 function authorized(opts: FrontEndOptions, req: IncomingMessage): boolean {
   if (opts.socksUsers === undefined) return true;
+  const login = basicLogin(req);
+  return login !== undefined && credentialsMatch(opts.socksUsers, login.username, login.password);
+}
+
+/** Proxy-Authorization Basic's username and password, if the request has a well-formed one. */
+function basicLogin(req: IncomingMessage): { username: string; password: string } | undefined {
   const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(req.headers['proxy-authorization'] ?? '');
-  if (m === null) return false;
+  if (m === null) return undefined;
   const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
-  if (colon < 0) return false;
-  return credentialsMatch(opts.socksUsers, decoded.slice(0, colon), decoded.slice(colon + 1));
+  if (colon < 0) return undefined;
+  return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
 }
 
 function refuseAuth(conn: PortConnection, req: IncomingMessage, res: ServerResponse): void {

@@ -86,6 +86,7 @@ async function socks5(conn: PortConnection, reader: HeadReader): Promise<void> {
       const creds = await reader.next(decodeUserPassRequest);
       // Without configured users any credentials pass: apps send them to ask for stream isolation.
       ok = opts.socksUsers === undefined || credentialsMatch(opts.socksUsers, creds.username, creds.password);
+      if (ok) conn.login = { username: creds.username, password: creds.password };
     } catch (err) {
       if (!isAnswerable(err, reader)) throw err;
       ok = false; // a malformed sub-negotiation is answered like a wrong password
@@ -147,6 +148,8 @@ async function socks4(conn: PortConnection, reader: HeadReader): Promise<void> {
     refuse(encodeSocks4Reply(ERROR_TABLE['auth-failed'].socks4));
     return;
   }
+  // The user id is no password, but apps send one to keep their streams apart (stream isolation).
+  if (request.userId !== '') conn.login = { username: request.userId, password: '' };
   if (request.command !== SOCKS4_CMD_CONNECT) {
     opts.log.debug(`${conn.label}: socks4: command 0x${request.command.toString(16)} not supported`);
     refuse(encodeSocks4Reply(ERROR_TABLE['command-unsupported'].socks4));
@@ -209,11 +212,15 @@ function abandon(conn: PortConnection, err: unknown): void {
   resetSocket(conn.socket);
 }
 
-/** Picks the method to use: user/pass when users are configured; else no-auth, else user/pass (any credentials). */
+/**
+ * Picks the method to use: user/pass when users are configured. Without users, user/pass whenever it
+ * is offered (any credentials pass: an app that has a login to give wants its streams kept apart by it,
+ * as with Tor's IsolateSOCKSAuth), else no-auth.
+ */
 function chooseMethod(offered: readonly number[], usersConfigured: boolean): number {
-  if (usersConfigured) return offered.includes(METHOD_USERPASS) ? METHOD_USERPASS : METHOD_NONE_ACCEPTABLE;
-  if (offered.includes(METHOD_NO_AUTH)) return METHOD_NO_AUTH;
   if (offered.includes(METHOD_USERPASS)) return METHOD_USERPASS;
+  if (usersConfigured) return METHOD_NONE_ACCEPTABLE;
+  if (offered.includes(METHOD_NO_AUTH)) return METHOD_NO_AUTH;
   return METHOD_NONE_ACCEPTABLE;
 }
 

@@ -9,6 +9,7 @@
 
 import * as net from 'node:net';
 import { carry } from '../client/forward.js';
+import { sourceOf } from '../proxy/connection.js';
 import type { Router } from '../client/router.js';
 import { TunnelError, toTunnelError } from '../errors.js';
 import { resetSocket } from '../link/splice.js';
@@ -97,7 +98,8 @@ export function serveTransparent(server: net.Server, o: TransparentOptions): Set
       resetSocket(socket);
       return;
     }
-    const { action, rule } = o.router.decision(target);
+    const decision = o.router.decision(target);
+    const { action, rule } = decision;
     if (action.kind === 'direct' && !o.allowDirect) {
       refusals.add(
         `${formatTarget(target)}: rule ${rule?.text ?? 'default'} says direct, refused under --isolate (--allow-direct permits it)`,
@@ -105,7 +107,7 @@ export function serveTransparent(server: net.Server, o: TransparentOptions): Set
       resetSocket(socket);
       return;
     }
-    carry(socket, o.router, action, target, o.log, `${label}: ${formatTarget(target)}`);
+    carry(socket, o.router, decision, target, o.log, `${label}: ${formatTarget(target)}`, sourceOf(socket));
   });
   return open;
 }
