@@ -5,7 +5,9 @@
  * with a one-line warning. Loopback and ETT_RUN_LOCALNET go direct.
  *
  * Environment (set by ett run): ETT_RUN_SOCKS=IP:PORT, ETT_RUN_SOCKS_USER/ETT_RUN_SOCKS_PASS (RFC 1929,
- * optional), ETT_RUN_NAMES=unix socket path, ETT_RUN_LOCALNET=CIDR[,CIDR…], ETT_RUN_TIMEOUT_MS. */
+ * optional), ETT_RUN_SOCKS_TOKEN=1 (that login is only a stream-isolation token: no-auth is offered
+ * beside it, for a SOCKS server without logins), ETT_RUN_NAMES=unix socket path,
+ * ETT_RUN_LOCALNET=CIDR[,CIDR…], ETT_RUN_TIMEOUT_MS. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
@@ -29,6 +31,7 @@ static struct {
   int socks_ok;
   struct ett_dest socks;
   char user[256], pass[256];
+  int token; /* the login is an isolation token, not required */
   struct ett_localnet localnet;
   long timeout_ms;
 } cfg;
@@ -64,6 +67,8 @@ static void load_config(void) {
   if (user != NULL && pass != NULL) {
     snprintf(cfg.user, sizeof cfg.user, "%s", user);
     snprintf(cfg.pass, sizeof cfg.pass, "%s", pass);
+    const char *token = getenv("ETT_RUN_SOCKS_TOKEN");
+    cfg.token = token != NULL && strcmp(token, "1") == 0;
   }
   if (ett_parse_localnet(getenv("ETT_RUN_LOCALNET"), &cfg.localnet, err, sizeof err) != 0) {
     ett_warn("ETT_RUN_LOCALNET: %s; no local networks go direct", err);
@@ -206,9 +211,16 @@ static int socks_handshake(int fd, const char *name, const char *where, const st
                            uint8_t *rep) {
   int auth = cfg.user[0] != '\0';
   uint8_t buf[600];
-  uint8_t greet[3] = {5, 1, auth ? 2 : 0};
-  if (send_all(fd, greet, 3, deadline) != 0 || recv_exact(fd, buf, 2, deadline) != 0) return -1;
-  if (buf[0] == 5 && buf[1] == 0xff && !auth) {
+  /* An isolation token offers no-auth beside user/pass (RFC 1928 §3: the server picks one). */
+  uint8_t greet[4] = {5, 1, auth ? 2 : 0, 0};
+  size_t greet_len = 3;
+  if (auth && cfg.token) {
+    greet[1] = 2;
+    greet_len = 4;
+  }
+  if (send_all(fd, greet, greet_len, deadline) != 0 || recv_exact(fd, buf, 2, deadline) != 0) return -1;
+  if (auth && cfg.token && buf[0] == 5 && buf[1] == 0) auth = 0; /* the server took no-auth */
+  if (buf[0] == 5 && buf[1] == 0xff && (!auth || cfg.token)) {
     /* The client has socks_users: it answers "no acceptable method" to a greeting without a login. */
     ett_warn("%s: SOCKS login required by the ett client (run with --socks-user NAME and ETT_SOCKS_PASSWORD)",
              where);
@@ -216,13 +228,21 @@ static int socks_handshake(int fd, const char *name, const char *where, const st
     errno = EACCES;
     return -1;
   }
-  if (buf[0] != 5 || buf[1] != greet[2]) {
+  if (buf[0] != 5 || buf[1] != (auth ? 2 : 0)) {
     errno = ECONNREFUSED;
     return -1;
   }
   if (auth) {
     int n = ett_socks_auth_request(buf, sizeof buf, cfg.user, cfg.pass);
     if (n < 0 || send_all(fd, buf, (size_t)n, deadline) != 0 || recv_exact(fd, buf, 2, deadline) != 0) return -1;
+    if (buf[1] != 0 && cfg.token) {
+      /* The token is any login; a server that checks logins wants a real one. */
+      ett_warn("%s: SOCKS login required by the ett client (run with --socks-user NAME and ETT_SOCKS_PASSWORD)",
+               where);
+      *rep = 0xfe;
+      errno = EACCES;
+      return -1;
+    }
     if (buf[1] != 0) {
       ett_warn("%s: SOCKS login refused by the ett client (check --socks-user and ETT_SOCKS_PASSWORD)",
                where);

@@ -94,6 +94,7 @@ export async function run(args: string[]): Promise<number> {
     ['log_level', { value: 'warn', origin: { kind: 'flag', flag: 'log-level' } }],
   ]);
   const env: NodeJS.ProcessEnv = { ...process.env };
+  delete env.ETT_RUN_SOCKS_TOKEN; // set below only for this run's own isolation token
   let client: ClientHandle | undefined;
   let level: LogLevel;
   if (socks !== undefined) {
@@ -189,8 +190,19 @@ function checkCidr(text: string): string {
 const SOCKS_PASSWORD_VAR = 'ETT_SOCKS_PASSWORD';
 
 /** The library's RFC 1929 variables for --socks-user, or none. Throws TunnelError('config'). */
+/**
+ * The login the preload library gives the SOCKS port: --socks-user's (with its password from the
+ * environment), else a login of this run's own, offered beside no-auth as a stream-isolation token, so
+ * that an ett client keeps each run's streams on circuits of their own.
+ */
 function socksCredentials(user: string | undefined): NodeJS.ProcessEnv {
-  if (user === undefined) return {};
+  if (user === undefined) {
+    return {
+      ETT_RUN_SOCKS_USER: 'ett-run',
+      ETT_RUN_SOCKS_PASS: randomBytes(18).toString('base64url'),
+      ETT_RUN_SOCKS_TOKEN: '1',
+    };
+  }
   const pass = process.env[SOCKS_PASSWORD_VAR];
   if (pass === undefined) {
     throw new TunnelError('config', `run: --socks-user needs the password in ${SOCKS_PASSWORD_VAR}`);

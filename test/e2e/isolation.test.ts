@@ -137,6 +137,27 @@ test('--isolate-per-host: each destination host its own circuit; isolate = [] in
   assert.equal(exitPins().length - start, 1, 'isolation off: both logins share the circuit');
 });
 
+test('each `ett run --socks` to a running client gets circuits of its own (its own login as the token)', async () => {
+  // Under ett run a loopback target goes direct and this machine's names are local, so the program asks
+  // for a name no one here resolves: the exit answers host-unreachable, but only after each run's stream
+  // came to the client with its own login and was carried on a circuit of its own, which is what is
+  // counted here.
+  const c = await client();
+  const start = exitPins().length;
+  for (let i = 0; i < 2; i++) {
+    const argv = ['curl', '-q', '-sS', '--max-time', '30', `http://isolated-run-${i}.test:${target.port}/`];
+    const r = await runEtt(['run', '--socks', c.proxy, '--', ...argv], 60_000);
+    assert.notEqual(r.code, 0, 'the exit cannot resolve the name');
+    assert.match(String(r.stderr), /refused|resolve|Failed to connect|Could not/i);
+  }
+  const pins = await newPins(start, 2);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(exitPins().length - start, 2, 'two runs, two circuits');
+  assert.notEqual(pins[0], pins[1]);
+  const status = (await runEtt(['status', '--control', c.control])).stdout.toString();
+  assert.equal((status.match(/isolated: login ett-run #[0-9a-f]{6}/g) ?? []).length, 2, status);
+});
+
 /** A SOCKS5 CONNECT with a login, held open; resolves once the client answered success. */
 function holdOpen(proxy: string, user: string): Promise<net.Socket> {
   const [host, port] = [

@@ -26,8 +26,9 @@ async function startRecorder(
   cleanup: Cleanup,
   relayTo: () => number,
   login?: { user: string; pass: string },
-): Promise<{ port: number; requests: Request[] }> {
+): Promise<{ port: number; requests: Request[]; greetings: number[][] }> {
   const requests: Request[] = [];
+  const greetings: number[][] = [];
   const server = net.createServer((s) => {
     s.on('error', () => undefined);
     let buf = Buffer.alloc(0);
@@ -57,6 +58,7 @@ async function startRecorder(
         stage = 1;
       }
       if (stage === 0 && buf.length >= 2 && buf.length >= 2 + buf[1]!) {
+        greetings.push([...buf.subarray(2, 2 + buf[1]!)]);
         buf = buf.subarray(2 + buf[1]!);
         s.write(Buffer.from([5, 0]));
         stage = 1;
@@ -86,7 +88,7 @@ async function startRecorder(
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   cleanup.add(() => new Promise<void>((r) => server.close(() => r())));
   server.unref();
-  return { port: (server.address() as net.AddressInfo).port, requests };
+  return { port: (server.address() as net.AddressInfo).port, requests, greetings };
 }
 
 function rawIp(raw: Buffer): string {
@@ -96,7 +98,7 @@ function rawIp(raw: Buffer): string {
 const cleanup = new Cleanup();
 const body = testBody(2 * 1024 * 1024, 'ett-run');
 let target: HttpTarget;
-let socks: { port: number; requests: Request[] };
+let socks: { port: number; requests: Request[]; greetings: number[][] };
 let dir: string;
 
 before(async () => {
@@ -117,6 +119,9 @@ describe('ett run (loopback, against a recording SOCKS5 server)', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.equal(sha256(r.stdout), body.sha256);
     assert.deepEqual(socks.requests.slice(before), [{ atyp: 3, host: 'only-at-exit.test', port: 8080 }]);
+    // Without --socks-user the run offers a login of its own (an isolation token) beside no-auth, and
+    // this server, which has no logins, took no-auth.
+    assert.deepEqual(socks.greetings.at(-1), [2, 0]);
   });
 
   test('python3 urllib (blocking sockets) the same way', async () => {
