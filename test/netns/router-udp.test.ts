@@ -8,15 +8,15 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { loadAddon } from '../../src/run/native.js';
-import { Cleanup, ETT } from '../support/proc.js';
-import { iface, run, unavailable, upstreamAddr, type NsProcess } from '../support/netns.js';
+import { Cleanup } from '../support/proc.js';
+import { iface, unavailable, upstreamAddr, type NsProcess } from '../support/netns.js';
 import { Capture, readPcap } from '../support/netns-capture.js';
-import { startChain, startClientIn, type Chain } from '../support/netns-ett.js';
-import { addLanHost, type LanHost } from '../support/netns-lan.js';
+import { startChain, type Chain } from '../support/netns-ett.js';
+import type { LanHost } from '../support/netns-lan.js';
+import { startRouter } from '../support/netns-router.js';
 import { nftUnavailable } from '../support/nft.js';
 import { pythonUdpEcho, tinyDnsScript, udpEchoScript } from '../support/udp-servers.js';
 
@@ -47,42 +47,11 @@ before(
       const p: NsProcess = chain.topo.spawn(cleanup, 'target', [process.execPath, '-e', script]);
       await p.waitForLine(/^ready$/);
     }
-    lan = await addLanHost(cleanup, chain.topo, 'client', 9);
-    for (const key of ['net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']) {
-      const r = await chain.topo.exec('client', ['sysctl', '-qw', key]);
-      assert.equal(r.code, 0, r.stderr);
-    }
-    const rules = await run(process.execPath, [
-      ETT,
-      'transparent-rules',
-      '--transparent',
-      String(T_PORT),
-      '--dns',
-      String(DNS_PORT),
-      '--router',
-      lan.routerIface,
-      '--udp',
-    ]);
-    assert.equal(rules.code, 0, rules.stderr);
-    const file = path.join(chain.dir, 'router-udp.nft');
-    writeFileSync(file, rules.stdout);
-    const applied = await chain.topo.exec('client', ['nft', '-f', file]);
-    assert.equal(applied.code, 0, `nft -f: ${applied.stderr}`);
-    client = await startClientIn(cleanup, chain, [
-      '--key',
-      chain.clientKey.file,
-      '--via',
-      chain.via,
-      '--listen',
-      '127.0.0.1:0',
-      '--transparent',
-      `[::]:${T_PORT}`,
-      '--dns',
-      `[::]:${DNS_PORT}`,
-      '--log-level',
-      'info',
-    ]);
-    await client.waitForLine(/DNS port on/);
+    ({ lan, client } = await startRouter(cleanup, chain, {
+      transparentPort: T_PORT,
+      dnsPort: DNS_PORT,
+      udp: true,
+    }));
   },
   { timeout: 120_000 },
 );

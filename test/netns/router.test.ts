@@ -8,16 +8,16 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { loadAddon } from '../../src/run/native.js';
-import { Cleanup, ETT } from '../support/proc.js';
+import { Cleanup } from '../support/proc.js';
 import { testBody } from '../support/servers.js';
-import { HTTP_PORT, addr, iface, run, streamInNs, unavailable, type Fetch } from '../support/netns.js';
+import { HTTP_PORT, addr, iface, streamInNs, unavailable, type Fetch } from '../support/netns.js';
 import { BodyIndex, Capture, readPcap } from '../support/netns-capture.js';
-import { startChain, startClientIn, type Chain } from '../support/netns-ett.js';
-import { addLanHost, type LanHost } from '../support/netns-lan.js';
+import { startChain, type Chain } from '../support/netns-ett.js';
+import type { LanHost } from '../support/netns-lan.js';
+import { startRouter } from '../support/netns-router.js';
 import { nftUnavailable } from '../support/nft.js';
 import type { NsProcess } from '../support/netns.js';
 
@@ -40,42 +40,7 @@ before(
   async () => {
     if (SKIP) return;
     chain = await startChain(cleanup);
-    lan = await addLanHost(cleanup, chain.topo, 'client', 9);
-    // A router forwards: without the rules, the LAN's packets would go on toward r1.
-    for (const key of ['net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']) {
-      const r = await chain.topo.exec('client', ['sysctl', '-qw', key]);
-      assert.equal(r.code, 0, r.stderr);
-    }
-    const rules = await run(process.execPath, [
-      ETT,
-      'transparent-rules',
-      '--transparent',
-      String(T_PORT),
-      '--dns',
-      String(DNS_PORT),
-      '--router',
-      lan.routerIface,
-    ]);
-    assert.equal(rules.code, 0, rules.stderr);
-    const file = path.join(chain.dir, 'router.nft');
-    writeFileSync(file, rules.stdout);
-    const applied = await chain.topo.exec('client', ['nft', '-f', file]);
-    assert.equal(applied.code, 0, `nft -f: ${applied.stderr}`);
-    client = await startClientIn(cleanup, chain, [
-      '--key',
-      chain.clientKey.file,
-      '--via',
-      chain.via,
-      '--listen',
-      '127.0.0.1:0',
-      '--transparent',
-      `[::]:${T_PORT}`,
-      '--dns',
-      `[::]:${DNS_PORT}`,
-      '--log-level',
-      'info',
-    ]);
-    await client.waitForLine(/DNS port on/);
+    ({ lan, client } = await startRouter(cleanup, chain, { transparentPort: T_PORT, dnsPort: DNS_PORT }));
   },
   { timeout: 120_000 },
 );
