@@ -75,6 +75,10 @@ export interface Limits {
    * past it the least recently used name not held by an open connection is forgotten.
    */
   readonly nameTableSize: number;
+  /** Relay: failed invite joins (`ett join`) one source address may make within join_failure_window_ms; then its joins are refused unread. */
+  readonly joinFailuresPerSource: number;
+  /** Relay: how long a source's failed joins are counted, from the first of them, ms. */
+  readonly joinFailureWindowMs: number;
 }
 
 export const DEFAULT_LIMITS: Limits = Object.freeze({
@@ -111,6 +115,8 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   dnsTcpConnectionsMax: 64,
   dnsTcpIdleTimeoutMs: 10_000,
   nameTableSize: 65_536,
+  joinFailuresPerSource: 8,
+  joinFailureWindowMs: 600_000,
 });
 
 export const LIMIT_NAMES = Object.keys(DEFAULT_LIMITS) as (keyof Limits)[];

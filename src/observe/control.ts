@@ -37,7 +37,15 @@ export interface ControlOptions {
   readonly log: Logger;
   /** Re-reads the config; resolves to the lines saying what changed, rejects with TunnelError('config'). */
   readonly reload?: () => Promise<string[]>;
+  /**
+   * More commands by name (a relay's `invite`, `allow-remove`): each gets the request object and
+   * resolves with the fields of its ok response, or rejects (a TunnelError's code is answered).
+   */
+  readonly commands?: Readonly<Record<string, ControlCommand>>;
 }
+
+/** A daemon's own control command (see ControlOptions.commands). */
+export type ControlCommand = (req: Readonly<Record<string, unknown>>) => Promise<Record<string, unknown>>;
 
 export interface ControlHandle {
   readonly path: string;
@@ -249,6 +257,16 @@ async function answer(
         return { response: withId({ ok: false, error: message, code }), fatal: false };
       }
     default:
+      if (typeof cmd === 'string' && opts.commands !== undefined && Object.hasOwn(opts.commands, cmd)) {
+        try {
+          const fields = await opts.commands[cmd]!(req as Record<string, unknown>);
+          return { response: withId({ ...fields, ok: true }), fatal: false };
+        } catch (err) {
+          const message = err instanceof Error ? err.message : String(err);
+          const code = isTunnelError(err) ? err.code : 'general';
+          return { response: withId({ ok: false, error: message, code }), fatal: false };
+        }
+      }
       return {
         response: withId({
           ok: false,
