@@ -238,6 +238,31 @@ test('wrong tokens from one address: after join_failures_per_source the relay re
   await strict.stop();
 });
 
+test('a relay without an allow file does not take invites: join says so (exit 1), the key stays refused', async () => {
+  const key = await keygen(dir, 'plain');
+  const someone = await keygen(dir, 'someone');
+  const plain = spawnEtt(cleanup, [
+    'relay',
+    '--key',
+    key.file,
+    '--listen',
+    '127.0.0.1:0',
+    '--allow',
+    someone.pin,
+    '--control',
+    'off',
+  ]);
+  const line = await plain.waitForLine(/ett:\/\//);
+  const plainShare = /(ett:\/\/\S+)/.exec(line)![1]!;
+  const r = await join(
+    `${plainShare}?invite=${randomBytes(32).toString('base64url')}`,
+    await keygen(dir, 'h'),
+  );
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /does not take invites \(it runs without an allow file\)/);
+  await plain.stop();
+});
+
 test('no token ever appears in the relay log', () => {
   assert.ok(tokens.length >= 5);
   const log = relay.stderr();
