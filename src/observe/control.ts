@@ -4,7 +4,8 @@
 //   → {"cmd":"reload"}            ← {"ok":true,"lines":["…",…]} | {"ok":false,"error":"…","code":"config"}
 //   → {"cmd":"watch","interval_ms":1000}  ← a status line as for `status` every interval, until the peer goes
 //   anything else                 ← {"ok":false,"error":"…"} and the connection closes
-// A request may carry "id" (a string or number); its response carries the same.
+// A request may carry "id" (a string or number); its response carries the same. A daemon may add
+// commands of its own (ControlOptions.commands: a relay's invite, allow-file, allow-remove).
 //
 // Who may connect: the socket is created mode 0600 (under umask 0177, so there is no moment it is
 // wider) in a directory of mode 0700 that we own (runtime.ts). Node cannot read SO_PEERCRED, so the
