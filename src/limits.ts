@@ -82,6 +82,10 @@ export interface Limits {
   readonly isolatedCircuitsMax: number;
   /** Client: an isolated circuit that carried no stream for this long closes, ms. */
   readonly isolatedCircuitIdleMs: number;
+  /** Relay: failed invite joins (`ett join`) one source address may make within join_failure_window_ms; then its joins are refused unread. */
+  readonly joinFailuresPerSource: number;
+  /** Relay: how long a source's failed joins are counted, from the first of them, ms. */
+  readonly joinFailureWindowMs: number;
 }
 
 export const DEFAULT_LIMITS: Limits = Object.freeze({
@@ -120,6 +124,8 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   nameTableSize: 65_536,
   isolatedCircuitsMax: 64,
   isolatedCircuitIdleMs: 300_000,
+  joinFailuresPerSource: 8,
+  joinFailureWindowMs: 600_000,
 });
 
 export const LIMIT_NAMES = Object.keys(DEFAULT_LIMITS) as (keyof Limits)[];

@@ -38,7 +38,14 @@ COMP_WORDS=(${list}); COMP_CWORD=${words.length - 1}; _ett; printf '%s\\n' "\${C
 test('bash: commands, flags, flag values and file names', () => {
   assert.deepEqual(bashComplete('ett', 're'), ['relay', 'reload']);
   assert.deepEqual(bashComplete('ett', 'c'), ['cert', 'check-config', 'client', 'completion']);
-  assert.deepEqual(bashComplete('ett', 'relay', '--a'), ['--advertise', '--allow', '--allow-any']);
+  assert.deepEqual(bashComplete('ett', 'relay', '--a'), [
+    '--advertise',
+    '--allow',
+    '--allow-any',
+    '--allow-file',
+  ]);
+  assert.deepEqual(bashComplete('ett', 'j'), ['join']);
+  assert.deepEqual(bashComplete('ett', 'invite', '--u'), ['--uses']);
   assert.deepEqual(bashComplete('ett', 'client', '--log-level', ''), [
     'debug',
     'error',

@@ -18,6 +18,8 @@ import { commandDocs, parseUsage } from './docs.js';
 import { OPTIONS as EXPLAIN } from './explain.js';
 import { COMMAND_NAMES } from './main.js';
 import { limitKey, limitTextsFrom, roff } from './man.js';
+import { ALLOW_OPTIONS, INVITE_OPTIONS } from './invite.js';
+import { JOIN_OPTIONS } from './join.js';
 import { OPTIONS as RELAY } from './relay.js';
 import { OPTIONS as RUN } from './run.js';
 import { RELOAD_OPTIONS, STATUS_OPTIONS } from './status.js';
@@ -56,6 +58,9 @@ const PARSED: Record<string, object> = {
   version: {},
   status: STATUS_OPTIONS,
   reload: RELOAD_OPTIONS,
+  invite: INVITE_OPTIONS,
+  join: JOIN_OPTIONS,
+  allow: ALLOW_OPTIONS,
   completion: {},
 };
 

@@ -8,11 +8,14 @@ import { isTunnelError } from '../errors.js';
 import { parseFlags, wantsHelp } from './common.js';
 import { restoreHangup } from './reloader.js';
 import {
+  ALLOW_USAGE,
   CERT_USAGE,
   CHECK_CONFIG_USAGE,
   CLIENT_USAGE,
   COMPLETION_USAGE,
   EXPLAIN_USAGE,
+  INVITE_USAGE,
+  JOIN_USAGE,
   KEYGEN_USAGE,
   PIN_USAGE,
   RELAY_USAGE,
@@ -51,6 +54,9 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   version: { load: async () => version, usage: VERSION_USAGE },
   status: { load: async () => (await import('./status.js')).status, usage: STATUS_USAGE },
   reload: { load: async () => (await import('./status.js')).reload, usage: RELOAD_USAGE },
+  invite: { load: async () => (await import('./invite.js')).invite, usage: INVITE_USAGE },
+  join: { load: async () => (await import('./join.js')).join, usage: JOIN_USAGE },
+  allow: { load: async () => (await import('./invite.js')).allow, usage: ALLOW_USAGE },
   completion: {
     load: async () => (await import('./completion.js')).completion,
     usage: COMPLETION_USAGE,

@@ -5,6 +5,9 @@ import { relayChanges } from '../config/changes.js';
 import { flagInputs, liveLimits, loadRelaySettings, relayOptionsFrom } from '../config/load.js';
 import { createLogger, logWriter } from '../log.js';
 import { startRelay } from '../relay/relay.js';
+import { RelayState, type JoinOutcome } from '../relay/state.js';
+import type { RelaySettings } from '../config/schema.js';
+import { relayCommands } from './relay-commands.js';
 import { shortPin } from '../wire/share-string.js';
 import { parseFlags, say, waitForShutdown } from './common.js';
 import { logIgnoredSignals } from './signals.js';
@@ -18,6 +21,7 @@ export const OPTIONS = {
   advertise: { type: 'string' },
   allow: { type: 'string', multiple: true },
   'allow-any': { type: 'boolean' },
+  'allow-file': { type: 'string' },
   exit: { type: 'string', multiple: true },
   config: { type: 'string' },
   'log-level': { type: 'string' },
@@ -39,21 +43,37 @@ export async function relay(args: string[]): Promise<number> {
   // One limits object for the whole relay, changed in place by a reload (config/changes.ts LIVE_LIMITS).
   const limits = liveLimits(settings.limits);
   const log = createLogger(settings.logLevel, logWriter(settings.observe.logFormat));
-  const opts = { ...(await relayOptionsFrom(settings, log)), limits };
+  // Invites on: the allow file and its store, written by joins and `ett invite`/`ett allow`.
+  const state = settings.allowFile === undefined ? undefined : new RelayState(settings.allowFile);
+  let running = settings;
+  // A key that joins is in the running settings too, so the next reload's lines compare with it.
+  const join = async (pin: string, token: string): Promise<JoinOutcome> => {
+    const r = await state!.join(pin, token);
+    if (r.ok && !r.already) running = { ...running, joined: [...running.joined, pin] };
+    return r;
+  };
+  const opts = {
+    ...(await relayOptionsFrom(settings, log)),
+    limits,
+    ...(state === undefined ? {} : { join }),
+  };
   // Open relay, unreachable share string, open-files limit: on stderr whatever the log level.
   for (const w of relayWarnings(settings)) printWarning(settings.observe.logFormat, w);
   const handle = await startRelay(opts);
-  const who = settings.allowAny ? 'any client key' : `${settings.allow.length} allowed client key(s)`;
+  const who = settings.allowAny
+    ? 'any client key'
+    : `${settings.allow.length} allowed client key(s)` +
+      (state === undefined ? '' : `, ${settings.joined.length} joined (allow file ${state.allowFile})`);
   opts.log.info(`relay ${shortPin(opts.identity.pin)} serving ${who}`);
   logIgnoredSignals(opts.log);
   say(`ett relay listening: ${handle.shareString}`);
-  let running = settings;
   const reloader = startReloader({
     log,
     apply: async () => {
-      if (file === undefined) return [NO_FILE];
+      // Without a config file, the allow file (named by --allow-file) is still re-read.
+      if (file === undefined && state === undefined) return [NO_FILE];
       const { settings: next, lines } = relayChanges(running, await loadRelaySettings(flags, file));
-      handle.reconfigure(next);
+      handle.reconfigure(allowing(next));
       for (const w of reloadWarnings(relayWarnings, running, next)) log.warn(w);
       Object.assign(limits, next.limits);
       log.setLevel(next.logLevel);
@@ -61,12 +81,24 @@ export async function relay(args: string[]): Promise<number> {
       return lines;
     },
   });
+  // `ett allow remove`: the reload's path (links of a removed key close); should the config file be
+  // refused just now, the allow file alone is applied through the same reconfigure.
+  const reapply = async (): Promise<void> => {
+    await reloader.reload().catch(async () => {
+      if (state === undefined) return;
+      running = { ...running, joined: (await state.allowed()).map((e) => e.pin) };
+      handle.reconfigure(allowing(running));
+    });
+  };
+  const commands =
+    state === undefined ? undefined : relayCommands({ state, shareString: handle.shareString, log, reapply });
   const seeing = await startSeeing({
     census: handle.census,
     ...settings,
     limits,
     log,
     reload: reloader.reload,
+    ...(commands === undefined ? {} : { commands }),
   }).catch(async (err: unknown) => {
     reloader.close();
     await handle.close();
@@ -78,4 +110,9 @@ export async function relay(args: string[]): Promise<number> {
   await seeing.close();
   await handle.close();
   return 0;
+}
+
+/** The settings as the relay takes them: the config's allow list and the allow file's keys together. */
+function allowing(s: RelaySettings): RelaySettings {
+  return { ...s, allow: [...new Set([...s.allow, ...s.joined])] };
 }

@@ -7,7 +7,7 @@ import type { ObserveSettings } from '../config/observe.js';
 import type { Census } from '../link/census.js';
 import type { Limits } from '../limits.js';
 import type { Logger } from '../log.js';
-import { startControl, type ControlHandle } from '../observe/control.js';
+import { startControl, type ControlHandle, type ControlOptions } from '../observe/control.js';
 import { startMetrics, type MetricsHandle } from '../observe/metrics.js';
 import { defaultControlPath, ensureRuntimeDir, runtimeDir } from '../observe/runtime.js';
 import { formatTarget } from '../wire/address.js';
@@ -20,6 +20,8 @@ export interface SeeingOptions {
   readonly log: Logger;
   /** The daemon's config reload (answers the control socket's `reload`), when it has one. */
   readonly reload?: () => Promise<string[]>;
+  /** The daemon's own control commands (a relay's invites), when it has any. */
+  readonly commands?: ControlOptions['commands'];
 }
 
 export interface Seeing {
@@ -57,6 +59,7 @@ export async function startSeeing(o: SeeingOptions): Promise<Seeing> {
         limits: o.limits,
         log: o.log,
         ...(o.reload ? { reload: o.reload } : {}),
+        ...(o.commands ? { commands: o.commands } : {}),
       });
     if (given !== undefined)
       control = await listen(given); // asked for: a failure stops the start

@@ -30,6 +30,12 @@ Usage:
   ett status [--control PATH] [--json] [--watch] [--web]
                                           what a running relay/client holds: links, streams …
   ett reload [--control PATH]             make a running daemon re-read its config file
+  ett invite [--uses N] [--expires 24h] [--name LABEL] [--config FILE] [--control PATH]
+                                          print an invite to this relay (a share string and a token)
+  ett join INVITE --key FILE [--config FILE] [--name NAME]
+                                          join a relay with an invite; add it to the client's config
+  ett allow list|remove PIN [--config FILE] [--allow-file FILE] [--control PATH]
+                                          the keys that joined; removing one closes its links
   ett completion bash|zsh                 print a shell completion script
   ett help [COMMAND]                      this text, or a command's
 
@@ -58,7 +64,7 @@ Prints a self-signed X.509 certificate (PEM) for the private key in FILE, valid 
 Relays check only the key's pin, never the certificate.`;
 
 export const RELAY_USAGE = `Usage: ett relay --key FILE --listen HOST:PORT [--advertise HOST] [--allow PIN]... [--allow-any]
-                 [--exit RULE]... [--config FILE] [--log-level LEVEL]
+                 [--allow-file FILE] [--exit RULE]... [--config FILE] [--log-level LEVEL]
 
 Serves ett clients (ALPN ett/1) and stock HTTP proxy clients (ALPN http/1.1: CONNECT and plain
 http:// requests) over TLS 1.3, and prints its share string (ett://PIN@HOST:PORT) on one line.
@@ -68,12 +74,14 @@ http:// requests) over TLS 1.3, and prints its share string (ett://PIN@HOST:PORT
   --advertise HOST    host to put in the share string (default: the listen host)
   --allow PIN         a client key's pin allowed to use this relay; repeat for more
   --allow-any         serve any client key (must be asked for explicitly)
+  --allow-file FILE   the allow file of keys that joined with an invite (ett invite, ett join);
+                      its invites store is FILE.invites; both written mode 0600
   --exit RULE         exit policy rule "accept|reject ADDR[/MASK]:PORT[-PORT]" (* for any), first
                       match wins, checked before the defaults (which refuse private, loopback,
                       link-local, multicast and this relay's own addresses); repeat for more
   --config FILE       TOML file with the same settings (key, listen, advertise, allow, allow_any,
-                      exit, log_level, control, metrics, log_format, [limits]); flags given
-                      override its values
+                      allow_file, exit, log_level, control, metrics, log_format, [limits]); flags
+                      given override its values
   --log-level LEVEL   debug, info (default), warn, error or silent
   --control PATH      the control socket (\`ett status\`): default $XDG_RUNTIME_DIR/ett/ or
                       /tmp/ett-UID/, named by daemon and pid; "off" for none
@@ -224,6 +232,45 @@ one of a few (log levels, formats, roles). Install it with, e.g.
   ett completion bash > /etc/bash_completion.d/ett      (or: source <(ett completion bash) in ~/.bashrc)
   ett completion zsh > "\${fpath[1]}/_ett"              (then restart zsh; compinit must be on)`;
 
+export const INVITE_USAGE = `Usage: ett invite [--uses N] [--expires DURATION] [--name LABEL] [--config FILE] [--control PATH]
+
+On the relay's machine: prints an invite, ett://PIN@HOST:PORT?invite=TOKEN, on its first line: the
+relay's share string and a one-time secret. Whoever holds it can run ett join once (or N times)
+before it expires, and the relay then allows that client's key. Made through the control socket of
+the running relay whose allow file the config names (or --control PATH), else written to the state
+files of the stopped relay the config describes. The relay keeps only the token's SHA-256.
+
+  --uses N            how many keys may join with it (default 1, at most 1000)
+  --expires DURATION  how long it is valid: a number and s, m, h or d (default 24h, at most 30d)
+  --name LABEL        the label the joined key carries in the allow file (default "invite")
+  --config FILE       the relay's config file (its allow_file, key, listen, advertise, control)
+  --control PATH      the running relay's control socket (default: found by its allow file)`;
+
+export const JOIN_USAGE = `Usage: ett join INVITE --key FILE [--config FILE] [--name NAME]
+
+Joins the relay an invite names: connects over TLS 1.3 pinned to the invite's relay key, shows the
+relay the client key and the invite's token, and the relay adds the key's pin to its allow file.
+Then, with --config, adds the relay to the client's config file (creating it if needed; an existing
+file keeps its lines and comments) and prints what it did. Exit status 1 when the relay refuses (the
+invite spent, expired or unknown, or too many failed joins from this address), 2 for a bad invite,
+key or file.
+
+  --key FILE          the client's private key (ett keygen FILE), the one the relay will allow
+  --config FILE       the client's config file to write the relay into (relays.NAME, and default
+                      = NAME when it has no path yet)
+  --name NAME         the relay's name in the config (default "relay")`;
+
+export const ALLOW_USAGE = `Usage: ett allow list [--config FILE] [--allow-file FILE]
+       ett allow remove PIN [--config FILE] [--allow-file FILE] [--control PATH]
+
+On the relay's machine: list prints each key of the allow file (pin, time it joined, label), one a
+line; remove takes a key out. A running relay with that allow file does the removal itself and closes
+that key's links at once (as a reload does); a stopped relay's file is edited.
+
+  --config FILE       the relay's config file (its allow_file and control)
+  --allow-file FILE   the allow file itself, instead of --config
+  --control PATH      the running relay's control socket (default: found by its allow file)`;
+
 /** Every command with its usage, in the order `ett help` lists them (main.ts dispatches these). */
 export const COMMAND_USAGES: readonly (readonly [string, string])[] = [
   ['up', UP_USAGE],
@@ -239,5 +286,8 @@ export const COMMAND_USAGES: readonly (readonly [string, string])[] = [
   ['version', VERSION_USAGE],
   ['status', STATUS_USAGE],
   ['reload', RELOAD_USAGE],
+  ['invite', INVITE_USAGE],
+  ['join', JOIN_USAGE],
+  ['allow', ALLOW_USAGE],
   ['completion', COMPLETION_USAGE],
 ];

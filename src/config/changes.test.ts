@@ -181,3 +181,17 @@ test('client: stream isolation changes are reported and apply', () => {
   assert.deepEqual(b.settings.routing.isolate, ['destination']);
   assert.equal(b.settings.routing.isolatePerHost, true);
 });
+
+test('relay: the allow file’s keys apply (a line per key added or removed); its path needs a restart', () => {
+  const a = { ...relay(`listen = "127.0.0.1:7000"\nallow_file = "allow.json"`), joined: [PIN_A] };
+  const b = { ...relay(`listen = "127.0.0.1:7000"\nallow_file = "other.json"`), joined: [PIN_B] };
+  const r = relayChanges(a, b);
+  assert.deepEqual(r.lines, [
+    `allow_file: added client ${shortPin(PIN_B)}`,
+    `allow_file: removed client ${shortPin(PIN_A)}`,
+    'allow_file: allow.json -> other.json needs a restart (kept)',
+  ]);
+  assert.deepEqual(r.settings.joined, [PIN_B]);
+  assert.equal(r.settings.allowFile, 'allow.json');
+  assert.deepEqual(relayChanges(a, { ...a }).lines, []);
+});

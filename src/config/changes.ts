@@ -38,6 +38,8 @@ export const LIVE_LIMITS: readonly (keyof Limits)[] = [
   'udpDatagramsPerSecond',
   'udpBytesInFlight',
   'udpAssociationsPerClient',
+  'joinFailuresPerSource',
+  'joinFailureWindowMs',
 ];
 
 export interface Changes<S> {
@@ -63,6 +65,18 @@ export function relayChanges(old: RelaySettings, next: RelaySettings): Changes<R
     'allow: added client',
     'allow: removed client',
   );
+  setLines(
+    lines,
+    old.joined.map((p) => shortPin(p)),
+    next.joined.map((p) => shortPin(p)),
+    'allow_file: added client',
+    'allow_file: removed client',
+  );
+  if (old.allowFile !== next.allowFile) {
+    lines.push(
+      `allow_file: ${old.allowFile ?? '(none)'} -> ${next.allowFile ?? '(none)'} needs a restart (kept)`,
+    );
+  }
   if (old.allowAny !== next.allowAny) lines.push(`allow_any: ${old.allowAny} -> ${next.allowAny}`);
   listLines(
     lines,
@@ -73,9 +87,11 @@ export function relayChanges(old: RelaySettings, next: RelaySettings): Changes<R
   const limits = limitLines(old.limits, next.limits, lines);
   if (old.logLevel !== next.logLevel) lines.push(`log_level: ${old.logLevel} -> ${next.logLevel}`);
   // The share string was printed at start: `advertise` stays as it was (absent stays absent).
-  const { advertise: _ignored, ...rest } = next;
+  // The allow file's path too (the invites store is opened at start); its contents apply.
+  const { advertise: _ignored, allowFile: _kept, ...rest } = next;
   const advertise = old.advertise === undefined ? {} : { advertise: old.advertise };
-  return { settings: { ...rest, ...restart, limits, ...advertise }, lines };
+  const allowFile = old.allowFile === undefined ? {} : { allowFile: old.allowFile };
+  return { settings: { ...rest, ...restart, limits, ...advertise, ...allowFile }, lines };
 }
 
 /**

@@ -33,6 +33,12 @@ export const KEY_DOCS: Readonly<Record<string, KeyDoc>> = {
     value: 'true|false',
     text: 'Relay: serve any client key (default false); one of allow or allow_any is required.',
   },
+  allow_file: {
+    value: '"FILE"',
+    text:
+      'Relay: the allow file of client keys that joined with an invite (ett invite, ett join), its invites ' +
+      'store beside it (FILE.invites); read at start and at each reload; relative to the config file.',
+  },
   exit: {
     value: '["accept|reject ADDR[/MASK]:PORT[-PORT]", ...]',
     text:

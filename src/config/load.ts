@@ -12,6 +12,8 @@ import { TunnelError } from '../errors.js';
 import { loadIdentity, type Identity } from '../identity/identity.js';
 import { createLogger, logWriter, type Logger } from '../log.js';
 import type { RelayOptions } from '../relay/options.js';
+import type { AllowEntry } from '../relay/allow-file.js';
+import { RelayState } from '../relay/state.js';
 import type { Given, Inputs } from './inputs.js';
 import { routingTable } from './routing.js';
 import {
@@ -108,7 +110,16 @@ async function gather(flags: Inputs, configFile: string | undefined, defaults?: 
  * Rejects with TunnelError('config') naming the file/flag, key and reason.
  */
 export async function loadRelaySettings(flags: Inputs, configFile?: string): Promise<RelaySettings> {
-  return validateRelay(await gather(flags, configFile));
+  const s = validateRelay(await gather(flags, configFile));
+  if (s.allowFile === undefined) return s;
+  const where = configFile === undefined ? '--allow-file' : `${configFile}: allow_file`;
+  let joined: AllowEntry[];
+  try {
+    joined = await new RelayState(s.allowFile).allowed();
+  } catch (err) {
+    throw new TunnelError('config', `${where}: ${(err as Error).message}`, { cause: err });
+  }
+  return { ...s, joined: joined.map((e) => e.pin) };
 }
 
 /**
@@ -156,7 +167,7 @@ export async function relayOptionsFrom(
     identity,
     listen: s.listen,
     ...(s.advertise === undefined ? {} : { advertise: s.advertise }),
-    allow: s.allow,
+    allow: [...new Set([...s.allow, ...s.joined])],
     allowAny: s.allowAny,
     exitRules: s.exitRules,
     limits: s.limits,

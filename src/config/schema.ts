@@ -36,7 +36,18 @@ export type Role = 'relay' | 'client' | 'up';
 
 /** Top-level keys each role accepts; anything else in a file is an error. */
 export const KEYS: Readonly<Record<Role, readonly string[]>> = {
-  relay: ['key', 'listen', 'advertise', 'allow', 'allow_any', 'exit', 'log_level', 'limits', ...OBSERVE_KEYS],
+  relay: [
+    'key',
+    'listen',
+    'advertise',
+    'allow',
+    'allow_any',
+    'allow_file',
+    'exit',
+    'log_level',
+    'limits',
+    ...OBSERVE_KEYS,
+  ],
   client: [
     'key',
     'listen',
@@ -74,6 +85,10 @@ export interface RelaySettings {
   readonly advertise?: string;
   readonly allow: readonly string[];
   readonly allowAny: boolean;
+  /** The allow file of keys that joined with an invite (its invites store beside it); invites on. */
+  readonly allowFile?: string;
+  /** The pins in the allow file when it was read (load.ts fills it in; validateRelay leaves it empty). */
+  readonly joined: readonly string[];
   readonly exitRules: readonly ExitRule[];
   readonly logLevel: LogLevel;
   readonly limits: Limits;
@@ -121,11 +136,12 @@ export function validateRelay(inputs: Inputs): RelaySettings {
   const listen = listenValue(inputs, 'relay', undefined);
   const allow = optionalList(inputs, 'allow').map(([g, v, i]) => pinValue(g, 'allow', v, i));
   const allowAny = optionalBoolean(inputs, 'allow_any') ?? false;
-  if (allow.length === 0 && !allowAny) {
+  const allowFile = filePathValue(inputs, 'allow_file');
+  if (allow.length === 0 && !allowAny && allowFile === undefined) {
     throw new TunnelError(
       'config',
       'relay would serve nobody: give client pins with --allow PIN (or `allow` in the config file), ' +
-        'or --allow-any to serve every key',
+        '--allow-file FILE for keys that join with an invite, or --allow-any to serve every key',
     );
   }
   const advertise = optionalString(inputs, 'advertise');
@@ -136,6 +152,8 @@ export function validateRelay(inputs: Inputs): RelaySettings {
     ...(advertise === undefined ? {} : { advertise: hostValue(inputs.get('advertise')!, advertise) }),
     allow: [...new Set(allow)],
     allowAny,
+    ...(allowFile === undefined ? {} : { allowFile }),
+    joined: [],
     exitRules: optionalList(inputs, 'exit').map(([g, v, i]) => exitRuleValue(g, v, i)),
     logLevel: logLevelValue(inputs),
     limits: limitsValue(inputs),
@@ -212,6 +230,15 @@ function keyPathValue(inputs: Inputs, role: Role): string {
   if (typeof g.value !== 'string' || g.value === '') throw bad(g, 'key', undefined, 'must be a file path');
   // Kept relative where it was relative (joined, not resolved), so messages show a path the user can
   // type from where they ran ett.
+  if (g.origin.kind === 'flag' || isAbsolute(g.value)) return g.value;
+  return join(dirname(g.origin.file), g.value);
+}
+
+/** An optional file path; relative in a config file means relative to that file's directory. */
+function filePathValue(inputs: Inputs, key: string): string | undefined {
+  const g = inputs.get(key);
+  if (g === undefined) return undefined;
+  if (typeof g.value !== 'string' || g.value === '') throw bad(g, key, undefined, 'must be a file path');
   if (g.origin.kind === 'flag' || isAbsolute(g.value)) return g.value;
   return join(dirname(g.origin.file), g.value);
 }

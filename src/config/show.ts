@@ -102,6 +102,8 @@ export function showRelay(s: RelaySettings, pin?: string): string {
   ];
   if (s.advertise !== undefined) out.push(`advertise = ${str(s.advertise)}`);
   out.push(`allow = ${array(s.allow)}`, `allow_any = ${s.allowAny}`);
+  if (s.allowFile !== undefined)
+    out.push(`allow_file = ${str(s.allowFile)}  # ${s.joined.length} key(s) joined`);
   if (s.exitRules.length === 0) out.push('exit = []  # only the defaults (see README, "The exit policy")');
   else out.push('exit = [', ...s.exitRules.map((e) => `  ${str(e.text)},`), ']  # then the defaults');
   out.push(`log_level = ${str(s.logLevel)}`, ...showObserve(s.observe), '', ...limitsTable(s.limits));

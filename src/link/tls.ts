@@ -14,6 +14,8 @@ import { pinBytes, shortPin } from '../wire/share-string.js';
 
 export const ALPN_MUX = 'ett/1';
 export const ALPN_HTTP = 'http/1.1';
+/** The join step (`ett join`): one request with an invite's token, one answer, then the end. */
+export const ALPN_JOIN = 'ett-join/1';
 
 /** Pin (canonical base64) of a certificate's public key. */
 export function pinOfCertificate(cert: X509Certificate): string {
@@ -40,12 +42,16 @@ function baseOptions(identity: Identity): tls.SecureContextOptions {
 }
 
 /** Options for the relay's tls.Server: client certificates requested, verified by pin afterwards. */
-export function serverTlsOptions(identity: Identity, handshakeTimeoutMs: number): tls.TlsOptions {
+export function serverTlsOptions(
+  identity: Identity,
+  handshakeTimeoutMs: number,
+  joins = false,
+): tls.TlsOptions {
   return {
     ...baseOptions(identity),
     requestCert: true,
     rejectUnauthorized: false,
-    ALPNProtocols: [ALPN_MUX, ALPN_HTTP],
+    ALPNProtocols: joins ? [ALPN_MUX, ALPN_HTTP, ALPN_JOIN] : [ALPN_MUX, ALPN_HTTP],
     handshakeTimeout: handshakeTimeoutMs,
   };
 }
@@ -61,6 +67,8 @@ export interface ConnectOptions {
   readonly port?: number;
   readonly timeoutMs: number;
   readonly signal?: AbortSignal;
+  /** The one protocol to offer and require; default ett/1. */
+  readonly alpn?: string;
 }
 
 /**
@@ -74,7 +82,7 @@ export function connectPinned(opts: ConnectOptions): Promise<tls.TLSSocket> {
       ...baseOptions(opts.identity),
       ...(opts.socket ? { socket: opts.socket } : { host: opts.host, port: opts.port }),
       rejectUnauthorized: false,
-      ALPNProtocols: [ALPN_MUX],
+      ALPNProtocols: [opts.alpn ?? ALPN_MUX],
       servername: '', // no SNI: the relay's name need not be sent in clear
     });
     let settled = false;
@@ -119,8 +127,8 @@ export function connectPinned(opts: ConnectOptions): Promise<tls.TLSSocket> {
           ),
         );
       }
-      if (sock.alpnProtocol !== ALPN_MUX)
-        return done(new TunnelError('link-auth', 'relay does not speak ett/1'));
+      if (sock.alpnProtocol !== (opts.alpn ?? ALPN_MUX))
+        return done(new TunnelError('link-auth', `relay does not speak ${opts.alpn ?? ALPN_MUX}`));
       if (opts.socket === undefined) sock.setNoDelay(true);
       done(null);
     });

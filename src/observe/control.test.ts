@@ -190,3 +190,34 @@ function rawLines(path: string, first: string, n: number, then: string): Promise
     s.write(first);
   });
 }
+
+test("a daemon's own commands: their fields in an ok answer, a TunnelError's code, and other names still unknown", async () => {
+  const control = await startControl({
+    path: join(dir, 'cmds.sock'),
+    census: new Census('relay'),
+    limits,
+    log: silentLogger,
+    commands: {
+      echo: (req) => Promise.resolve({ got: req['x'], ok: false }),
+      fail: () => Promise.reject(new TunnelError('config', 'not in allow.json')),
+    },
+  });
+  try {
+    assert.deepEqual(await request(control.path, { cmd: 'echo', x: 3, id: 'a' }), {
+      got: 3,
+      ok: true,
+      id: 'a',
+    });
+    assert.deepEqual(await request(control.path, { cmd: 'fail' }), {
+      ok: false,
+      error: 'not in allow.json',
+      code: 'config',
+    });
+    assert.deepEqual(await request(control.path, { cmd: 'toString' }), {
+      ok: false,
+      error: 'bad request: unknown cmd "toString"',
+    });
+  } finally {
+    await control.close();
+  }
+});

@@ -4,7 +4,8 @@
 //   → {"cmd":"reload"}            ← {"ok":true,"lines":["…",…]} | {"ok":false,"error":"…","code":"config"}
 //   → {"cmd":"watch","interval_ms":1000}  ← a status line as for `status` every interval, until the peer goes
 //   anything else                 ← {"ok":false,"error":"…"} and the connection closes
-// A request may carry "id" (a string or number); its response carries the same.
+// A request may carry "id" (a string or number); its response carries the same. A daemon may add
+// commands of its own (ControlOptions.commands: a relay's invite, allow-file, allow-remove).
 //
 // Who may connect: the socket is created mode 0600 (under umask 0177, so there is no moment it is
 // wider) in a directory of mode 0700 that we own (runtime.ts). Node cannot read SO_PEERCRED, so the
@@ -37,7 +38,15 @@ export interface ControlOptions {
   readonly log: Logger;
   /** Re-reads the config; resolves to the lines saying what changed, rejects with TunnelError('config'). */
   readonly reload?: () => Promise<string[]>;
+  /**
+   * More commands by name (a relay's `invite`, `allow-remove`): each gets the request object and
+   * resolves with the fields of its ok response, or rejects (a TunnelError's code is answered).
+   */
+  readonly commands?: Readonly<Record<string, ControlCommand>>;
 }
+
+/** A daemon's own control command (see ControlOptions.commands). */
+export type ControlCommand = (req: Readonly<Record<string, unknown>>) => Promise<Record<string, unknown>>;
 
 export interface ControlHandle {
   readonly path: string;
@@ -249,6 +258,16 @@ async function answer(
         return { response: withId({ ok: false, error: message, code }), fatal: false };
       }
     default:
+      if (typeof cmd === 'string' && opts.commands !== undefined && Object.hasOwn(opts.commands, cmd)) {
+        try {
+          const fields = await opts.commands[cmd]!(req as Record<string, unknown>);
+          return { response: withId({ ...fields, ok: true }), fatal: false };
+        } catch (err) {
+          const message = err instanceof Error ? err.message : String(err);
+          const code = isTunnelError(err) ? err.code : 'general';
+          return { response: withId({ ok: false, error: message, code }), fatal: false };
+        }
+      }
       return {
         response: withId({
           ok: false,

@@ -4,6 +4,7 @@ import type { Limits } from '../limits.js';
 import type { Logger } from '../log.js';
 import type { Target } from '../wire/address.js';
 import type { ExitRule } from './exit-policy.js';
+import type { JoinOutcome } from './state.js';
 
 /** Everything `startRelay` needs; config/ and cli/ build it from flags and TOML. */
 export interface RelayOptions {
@@ -22,4 +23,9 @@ export interface RelayOptions {
   readonly log: Logger;
   /** Where the relay registers its links and streams (`ett status`, metrics); default its own. */
   readonly census?: Census;
+  /**
+   * Invites are on (an allow file): redeems a token for a client key on the join step (ALPN ett-join/1,
+   * DESIGN §19). Without it the relay does not offer ett-join/1.
+   */
+  readonly join?: (pin: string, token: string) => Promise<JoinOutcome>;
 }

@@ -23,13 +23,14 @@ import { OPEN_UDP, type Open } from '../link/open.js';
 import { createPortConnection } from '../proxy/connection.js';
 import type { Dialer } from '../proxy/dialer.js';
 import { createHttpProxy } from '../proxy/http-proxy.js';
-import { ALPN_MUX, peerPin, pinMatches, serverTlsOptions } from '../link/tls.js';
+import { ALPN_JOIN, ALPN_MUX, peerPin, pinMatches, serverTlsOptions } from '../link/tls.js';
 import { formatTarget, type Target } from '../wire/address.js';
 import { parseIpLoose, type IpAddress } from '../wire/ip.js';
 import { formatShareString, shortPin } from '../wire/share-string.js';
 import { ClientBook, type Dial } from './clients.js';
 import { buildExitPolicy, type ExitRule } from './exit-policy.js';
 import { dialExit } from './exit.js';
+import { JoinFailures, serveJoin } from './join.js';
 import { serveUdpAssociation } from './udp-exit.js';
 import type { RelayOptions } from './options.js';
 
@@ -106,7 +107,10 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
   // must come back at once (with allowHalfOpen the socket lingered until the handshake deadline).
   // Authorized sockets are made half-open below: a stock client's half-close (HTTP mode) must leave our
   // direction open.
-  const server = tls.createServer(serverTlsOptions(opts.identity, limits.handshakeTimeoutMs));
+  const server = tls.createServer(
+    serverTlsOptions(opts.identity, limits.handshakeTimeoutMs, opts.join !== undefined),
+  );
+  const joinFailures = new JoinFailures(limits);
 
   // Handshake limits, counted on raw TCP connections until their TLS handshake ends either way.
   // Connections dropped at the handshake limits: a flood shows up in the log without the log becoming it.
@@ -153,13 +157,29 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
 
   server.on('secureConnection', (sock: tls.TLSSocket) => {
     const raw = (sock as unknown as { _parent?: net.Socket })._parent;
-    (raw as (net.Socket & { releaseHandshake?: () => void }) | undefined)?.releaseHandshake?.();
+    const release = (raw as (net.Socket & { releaseHandshake?: () => void }) | undefined)?.releaseHandshake;
     census.handshake(true);
     sock.on('error', () => sock.destroy());
-    (sock as { allowHalfOpen: boolean }).allowHalfOpen = true; // read by node at the peer's FIN
     // Authorization before any application byte is read. Refused clients get a bare close.
     const pin = peerPin(sock);
-    const allowed = pin !== null && isAllowed(pin);
+    // The join step (ALPN ett-join/1, offered only with an allow file): one token line read, one answer,
+    // still counted as a handshake until it ends. Every other protocol goes on to the same check as ever.
+    if (pin !== null && opts.join !== undefined && sock.alpnProtocol === ALPN_JOIN) {
+      serveJoin(sock, pin, {
+        limits,
+        log,
+        failures: joinFailures,
+        redeem: opts.join,
+        joined: (p) => {
+          if (!isAllowed(p)) allow = [...allow, p];
+        },
+        done: () => release?.(),
+      });
+      return;
+    }
+    release?.();
+    (sock as { allowHalfOpen: boolean }).allowHalfOpen = true; // read by node at the peer's FIN
+    const allowed = pin !== null && isAllowed(pin) && sock.alpnProtocol !== ALPN_JOIN;
     if (!allowed) {
       log.info(
         `refused client ${pin ? shortPin(pin) : '(no certificate)'} from ${sock.remoteAddress ?? '?'}`,

@@ -174,3 +174,41 @@ test('formatShareString refuses a bad pin or port', () => {
     configErrorHiding(''),
   );
 });
+
+test('invites: ett://PIN@HOST:PORT?invite=TOKEN both ways; the token checked, never quoted', async () => {
+  const { formatInvite, parseInvite, tokenBytes } = await import('./share-string.js');
+  const token = A_URL; // 32 bytes 00..1f, as base64url
+  const text = `ett://${B_URL}@relay.example.org:7000?invite=${token}`;
+  const inv = parseInvite(text);
+  assert.equal(inv.share.pin, B_STD);
+  assert.deepEqual(inv.share.target, { host: 'relay.example.org', port: 7000 });
+  assert.equal(inv.token, token);
+  assert.equal(formatInvite(inv), text);
+  assert.equal(Buffer.from(tokenBytes(token)).toString('hex'), A_HEX);
+  // Any pin spelling is read; the written form is base64url; IPv6 in brackets.
+  const v6 = parseInvite(`ETT://${B_STD}@[::1]:1?invite=${token}`);
+  assert.equal(formatInvite(v6), `ett://${B_URL}@[::1]:1?invite=${token}`);
+  const bad: [string, RegExp][] = [
+    [`ett://${B_URL}@h:1`, /no '\?invite=TOKEN'/],
+    [`ett://${B_URL}@h:1?token=${token}`, /exactly '\?invite=TOKEN'/],
+    [`ett://${B_URL}@h:1?invite=`, /43 base64url characters, got 0/],
+    [`ett://${B_URL}@h:1?invite=${token}&x=1`, /43 base64url characters, got 47/],
+    [`ett://${B_URL}@h:1?invite=${token.slice(0, 42)}+`, /43 base64url characters/],
+    [`ett://${B_URL}@h:1?invite=${token.slice(0, 42)}B`, /not canonical/],
+    [`ett://${B_URL}@h:0?invite=${token}`, /port/],
+    [`ett://${B_URL}h:1?invite=${token}`, /no '@'/],
+  ];
+  for (const [t, re] of bad) {
+    assert.throws(
+      () => parseInvite(t),
+      (e) =>
+        e instanceof TunnelError &&
+        e.code === 'config' &&
+        re.test(e.message) &&
+        !e.message.includes(token.slice(0, 9)),
+      t,
+    );
+  }
+  // A share string with a query is still refused where a share string is read.
+  assert.throws(() => parseShareString(text), TunnelError);
+});

@@ -135,3 +135,54 @@ export function formatShareString(s: ShareString): string {
   }
   return `${SCHEME}${pin}@${formatTarget(s.target)}`;
 }
+
+//    ett://<pin>@<host>:<port>?invite=<token>
+//                               `-- 43 chars base64url: 32 random bytes, a one-time secret (see invites)
+
+/** A share string with an invite's one-time token (`ett invite` prints it, `ett join` reads it). */
+export interface Invite {
+  readonly share: ShareString;
+  /** 43 base64url characters (32 bytes), canonical. */
+  readonly token: string;
+}
+
+const INVITE_QUERY = '?invite=';
+const TOKEN_BYTES = 32;
+
+/**
+ * The 32 bytes of an invite token: exactly 43 base64url characters, canonical (no stray low bits).
+ * Throws TunnelError('config') with a reason that never quotes the token.
+ */
+export function tokenBytes(token: string): Buffer {
+  if (!/^[A-Za-z0-9_-]{43}$/.test(token)) {
+    throw new TunnelError('config', `invite token must be 43 base64url characters, got ${token.length}`);
+  }
+  const bytes = Buffer.from(token, 'base64url');
+  if (bytes.length !== TOKEN_BYTES || bytes.toString('base64url') !== token) {
+    throw new TunnelError('config', 'invite token is not canonical base64url');
+  }
+  return bytes;
+}
+
+/**
+ * Parses ett://PIN@HOST:PORT?invite=TOKEN. The query is exactly one `invite` parameter; nothing follows
+ * the token. Throws TunnelError('config') with a reason (as parseShareString, or about the token, never
+ * quoting it).
+ */
+export function parseInvite(text: string): Invite {
+  const q = text.indexOf('?');
+  if (q < 0) throw new TunnelError('config', "invite has no '?invite=TOKEN' after the share string");
+  if (text.slice(q, q + INVITE_QUERY.length) !== INVITE_QUERY) {
+    throw new TunnelError('config', "invite's query must be exactly '?invite=TOKEN'");
+  }
+  const share = parseShareString(text.slice(0, q));
+  const token = text.slice(q + INVITE_QUERY.length);
+  tokenBytes(token);
+  return { share, token };
+}
+
+/** ett://PIN@HOST:PORT?invite=TOKEN. Throws TunnelError('config') as formatShareString and tokenBytes do. */
+export function formatInvite(invite: Invite): string {
+  tokenBytes(invite.token);
+  return `${formatShareString(invite.share)}${INVITE_QUERY}${invite.token}`;
+}
