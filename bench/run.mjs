@@ -85,6 +85,23 @@ function cpuSeconds(pids) {
   return ticks / TICK;
 }
 
+/**
+ * Resets each process's VmHWM to its current RSS (writing 5 to /proc/PID/clear_refs, Linux 4.0+), so a
+ * later peakRssMiB covers only what came after; false where the kernel refuses.
+ */
+function resetPeaks(pids) {
+  try {
+    for (const pid of pids) writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function rssMiB(pid) {
+  return Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)[1]) / 1024;
+}
+
 function peakRssMiB(pids) {
   let kb = 0;
   for (const pid of pids)
@@ -327,7 +344,12 @@ async function scenario(name, hops, tport) {
   phase('latency');
   res.latency = await latency(port, tport);
   phase('burst');
+  // The burst's own peak: VmHWM reset just before it (the bulk phases' peak would hide it), read after.
+  const burstBase = pids.map((pid) => Math.round(rssMiB(pid)));
+  const reset = resetPeaks(pids);
   res.burst = await burst(port, tport);
+  res.burst.baseRssMiB = burstBase;
+  res.burst.peakRssMiB = reset ? pids.map((pid) => Math.round(peakRssMiB([pid]))) : null;
   phase('idle streams');
   res.idle = await idle(port, tport, pids);
   res.peakRssMiB = pids.map((pid) => Math.round(peakRssMiB([pid])));
@@ -368,12 +390,13 @@ async function main() {
   const gib = BULK / 2 ** 30;
   const mbps = (secs) => (BULK / 1e6 / secs).toFixed(0);
   const lines = [
-    `| scenario | down MB/s | up MB/s | CPU s/GiB down | CPU s/GiB up | open p50 ms | open p99 ms | burst ${BURST_N} s (fail) | idle ${IDLE_N} RSS MiB | peak RSS MiB |`,
-    '|---|---|---|---|---|---|---|---|---|---|',
+    `| scenario | down MB/s | up MB/s | CPU s/GiB down | CPU s/GiB up | open p50 ms | open p99 ms | burst ${BURST_N} s (fail) | burst RSS MiB before → peak (sum) | idle ${IDLE_N} RSS MiB | peak RSS MiB |`,
+    '|---|---|---|---|---|---|---|---|---|---|---|',
     ...results.map(
       (r) =>
         `| ${r.scenario} | ${mbps(r.downSecs)} | ${mbps(r.upSecs)} | ${(r.downCpu / gib).toFixed(2)} | ${(r.upCpu / gib).toFixed(2)} | ` +
         `${r.latency.p50.toFixed(2)} | ${r.latency.p99.toFixed(2)} | ${r.burst.secs.toFixed(2)} (${r.burst.fail}) | ` +
+        `${r.burst.baseRssMiB.join('/')} → ${r.burst.peakRssMiB ? `${r.burst.peakRssMiB.join('/')} (${r.burst.peakRssMiB.reduce((a, b) => a + b, 0)})` : '?'} | ` +
         `${r.idle ? `${r.idle.rssMiB.join('/')} (${r.idle.fail} failed)` : '-'} | ${r.peakRssMiB.join('/')} |`,
     ),
   ];

@@ -35,6 +35,7 @@ import {
 } from './frame.js';
 import { decodeOpen, encodeOpen, OPEN_CONNECT, type Open } from './open.js';
 import { MuxStream, type StreamHost } from './stream.js';
+import type { ReadGate } from './gate.js';
 import { LinkWriter } from './writer.js';
 
 export interface SessionOptions {
@@ -333,6 +334,10 @@ export class Session extends EventEmitter implements StreamHost {
 
   whenWritable(cb: () => void): void {
     this.writer.whenWritable(cb);
+  }
+
+  get readGate(): ReadGate {
+    return this.writer.gate;
   }
 
   private ping(): void {

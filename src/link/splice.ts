@@ -9,6 +9,7 @@ import { readSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { toTunnelError } from '../errors.js';
+import type { ReadGate } from './gate.js';
 
 /**
  * Pipes socket <-> stream until both directions have ended or one side aborts. `onDone` is called once,
@@ -31,6 +32,9 @@ export function splice(socket: Socket, stream: Duplex, onDone?: (err?: Error) =>
     return pair.abortStream(socket.errored ?? new Error('socket closed before it was joined'));
   (socket as Joined)[kPair] = pair;
   (stream as Joined)[kPair] = pair;
+  // A stream of a link: the socket reads only while that link can take more (see gate.ts).
+  pair.gate = (stream as { readGate?: ReadGate }).readGate;
+  pair.gate?.add(socket);
   socket.on('data', onSocketData);
   socket.on('end', onSocketEnd);
   socket.on('drain', onSocketDrain);
@@ -85,6 +89,8 @@ class Pair {
   corked = false;
   /** Writes made since the socket last had nothing waiting (see CHUNKS_BEHIND_MAX). */
   behind = 0;
+  /** The read gate of the stream's link, if it has one. */
+  gate: ReadGate | undefined = undefined;
   constructor(
     readonly socket: Socket,
     readonly stream: Duplex,
@@ -94,6 +100,7 @@ class Pair {
   finish(err?: Error): void {
     if (this.done) return;
     this.done = true;
+    this.gate?.delete(this.socket);
     this.onDone?.(err);
   }
 
@@ -182,6 +189,7 @@ function onStreamError(this: Duplex, err: Error): void {
 function onSocketClose(this: Socket): void {
   const pair = pairOf(this);
   const { stream } = pair;
+  pair.gate?.delete(this);
   if (!(this.readableEnded && this.writableFinished))
     pair.abortStream(new Error('socket closed before both directions ended'));
   else if (stream.destroyed || (stream.readableEnded && stream.writableFinished)) pair.finish();

@@ -25,6 +25,7 @@ import {
   type Frame,
   type FrameType,
 } from './frame.js';
+import type { ReadGate } from './gate.js';
 
 /** Largest DATA payload we put in one frame (64 KiB writes measured faster than 16 KiB here). */
 const SEND_FRAME_MAX = 64 * 1024;
@@ -45,6 +46,8 @@ export interface StreamHost {
   readonly linkWritable: boolean;
   /** Calls cb now if the link can take more bytes, else once it drains (or dies). */
   whenWritable(cb: () => void): void;
+  /** Sockets joined to the link's streams stop reading while the link is full (see gate.ts). */
+  readonly readGate?: ReadGate;
   /** Smoothed round-trip time of the link, ms (0 if not yet measured). */
   rttMs(): number;
   /** Adjusts the link's count of received-but-unconsumed bytes; false if over the link's cap. */
@@ -113,6 +116,11 @@ export class MuxStream extends Duplex {
   /** At least one byte written to this stream has been put on the link (the OPEN header does not count). */
   get payloadSent(): boolean {
     return this.sentPayload;
+  }
+
+  /** The link's read gate, which splice() puts the socket joined to this stream behind. */
+  get readGate(): ReadGate | undefined {
+    return this.host.readGate;
   }
 
   /** Counts the OPEN header (already sent by the session in the SYN frame) against our send window. */

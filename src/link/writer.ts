@@ -8,6 +8,7 @@
 
 import type { Duplex } from 'node:stream';
 import { encodeHeader, TYPE_PING, type FrameType } from './frame.js';
+import { ReadGate } from './gate.js';
 
 /** Bytes handed to the socket beyond which data frames wait here, where a PING can still pass them. */
 const SOCKET_QUEUE = 256 * 1024;
@@ -22,6 +23,8 @@ export class LinkWriter {
   private closed = false;
   /** Bytes handed to the socket so far (frame headers and payloads), for `ett status`. */
   bytesWritten = 0;
+  /** Sockets joined to this link's streams stop reading while it is not writable (see gate.ts). */
+  readonly gate = new ReadGate();
 
   constructor(private readonly socket: Duplex) {
     socket.on('drain', () => this.onDrain());
@@ -41,10 +44,12 @@ export class LinkWriter {
     if (this.heldBytes > 0 || (this.socket.writableLength >= SOCKET_QUEUE && this.socket.writableNeedDrain)) {
       this.held.push({ header, body });
       this.heldBytes += header.length + (body?.length ?? 0);
-      return;
+    } else {
+      this.write(header);
+      if (body) this.write(body);
     }
-    this.write(header);
-    if (body) this.write(body);
+    // Only while a 'drain' is sure to come to open it again (or close() does).
+    if (!this.gate.isShut && !this.writable && this.socket.writableNeedDrain) this.gate.close();
   }
 
   /** Writes a PING frame ahead of the frames waiting here. */
@@ -79,6 +84,7 @@ export class LinkWriter {
     this.closed = true;
     this.held = [];
     this.heldBytes = 0;
+    this.gate.open();
     if (this.corked) {
       this.corked = false;
       this.socket.uncork();
@@ -116,7 +122,10 @@ export class LinkWriter {
   private onDrain(): void {
     if (this.closed) return;
     this.moveHeld(SOCKET_QUEUE);
-    if (this.writable) this.release();
+    if (this.writable) {
+      this.release();
+      this.gate.open();
+    }
   }
 
   private release(): void {
