@@ -28,17 +28,23 @@ function slowSocket() {
   return { sock, release };
 }
 
-const turns = async (n: number): Promise<void> => {
-  for (let i = 0; i < n; i++) await new Promise<void>((r) => setImmediate(r));
-};
-
-test('a full link stops its joined sockets reading; its drain starts them again', async () => {
+/** A loopback TCP connection: the app's end, and the accepted end a stream would be joined to. */
+async function connectedPair(): Promise<{ server: net.Server; app: net.Socket; joined: net.Socket }> {
   const server = net.createServer();
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address() as net.AddressInfo;
   const app = net.connect(port, '127.0.0.1');
   const [joined] = (await once(server, 'connection')) as [net.Socket];
+  return { server, app, joined };
+}
+
+const turns = async (n: number): Promise<void> => {
+  for (let i = 0; i < n; i++) await new Promise<void>((r) => setImmediate(r));
+};
+
+test('a full link stops its joined sockets reading; its drain starts them again', async () => {
+  const { server, app, joined } = await connectedPair();
   try {
     let got = 0;
     joined.on('data', (c: Buffer) => (got += c.length));
@@ -71,12 +77,7 @@ test('a full link stops its joined sockets reading; its drain starts them again'
 });
 
 test('a socket joined while the gate is shut reads nothing until it opens; close() opens it', async () => {
-  const server = net.createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as net.AddressInfo;
-  const app = net.connect(port, '127.0.0.1');
-  const [joined] = (await once(server, 'connection')) as [net.Socket];
+  const { server, app, joined } = await connectedPair();
   try {
     let got = 0;
     joined.on('data', (c: Buffer) => (got += c.length));
