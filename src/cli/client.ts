@@ -28,6 +28,7 @@ export const OPTIONS = {
   via: { type: 'string', multiple: true },
   default: { type: 'string' },
   forward: { type: 'string', multiple: true },
+  publish: { type: 'string', multiple: true },
   config: { type: 'string' },
   'log-level': { type: 'string' },
   'log-format': { type: 'string' },

@@ -7,6 +7,7 @@ import { Census } from '../link/census.js';
 import { formatTarget, type Target } from '../wire/address.js';
 import { startForward, type ForwardHandle } from './forward.js';
 import { startMixedPort } from './mixed-port.js';
+import { ClientPublisher } from './publish.js';
 import type { ClientOptions, Forward } from './options.js';
 import { pacScript } from './pac.js';
 import { Router } from './router.js';
@@ -36,7 +37,19 @@ export type Reconfigurable = Pick<ClientOptions, 'routing' | 'forwards' | 'socks
 /** Starts the mixed port and the forwards. Rejects if one cannot be bound; links are built on first use. */
 export async function startClient(opts: ClientOptions): Promise<ClientHandle> {
   const census = opts.census ?? new Census('client');
-  const pool = new CircuitPool({ identity: opts.identity, limits: opts.limits, log: opts.log, census });
+  // INCOMING streams (published ports, §19) reach the publisher, built just below.
+  let publisher: ClientPublisher | undefined;
+  const pool = new CircuitPool({
+    identity: opts.identity,
+    limits: opts.limits,
+    log: opts.log,
+    census,
+    onIncoming: (session, stream, open) => {
+      if (publisher) publisher.incoming(session, stream, open);
+      else stream.reject('command-unsupported', 'this client publishes nothing');
+    },
+  });
+  publisher = new ClientPublisher({ pool, limits: opts.limits, log: opts.log, census });
   const router = new Router({ routing: opts.routing, pool, limits: opts.limits, log: opts.log, census });
   census.groups = () => router.groupViews();
   let socksUsers = opts.socksUsers;
@@ -63,8 +76,10 @@ export async function startClient(opts: ClientOptions): Promise<ClientHandle> {
   }
   opts.log.info(`client listening on ${formatTarget(port.address)}`);
   const listeners = (): void => {
+    const published = census.listening.filter((l) => l.kind === 'published'); // the publisher's own
     census.listening.length = 0;
     census.listening.push({ kind: 'proxy', address: formatTarget(port.address) });
+    census.listening.push(...published);
     for (const { spec, handle } of forwards.values()) {
       census.listening.push({
         kind: 'forward',
@@ -75,6 +90,7 @@ export async function startClient(opts: ClientOptions): Promise<ClientHandle> {
     }
   };
   listeners();
+  publisher.start(opts.publish ?? []);
   return {
     address: port.address,
     forwards: [...forwards.values()].map((f) => f.handle.address),
@@ -121,6 +137,7 @@ export async function startClient(opts: ClientOptions): Promise<ClientHandle> {
     },
     async close() {
       router.close();
+      publisher?.close();
       await Promise.all([port.close(), ...[...forwards.values()].map((f) => f.handle.close())]);
       await pool.close(opts.limits.shutdownGraceMs);
     },

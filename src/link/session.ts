@@ -114,7 +114,7 @@ export class Session extends EventEmitter implements StreamHost {
   private resetIdleStreams(idleMs: number): void {
     const now = performance.now();
     for (const s of [...this.streams.values()]) {
-      if (now - s.lastActive > idleMs) {
+      if (!s.keepWhenIdle && now - s.lastActive > idleMs) {
         this.opts.log.debug(`link ${this.opts.peer}: stream ${s.id} idle for ${idleMs} ms, reset`);
         s.destroy(new TunnelError('timeout', `stream ${s.id} idle for ${idleMs} ms`));
       }

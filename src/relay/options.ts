@@ -5,6 +5,7 @@ import type { Logger } from '../log.js';
 import type { Target } from '../wire/address.js';
 import type { ExitRule } from './exit-policy.js';
 import type { JoinOutcome } from './state.js';
+import type { PublishRule } from './publish-policy.js';
 
 /** Everything `startRelay` needs; config/ and cli/ build it from flags and TOML. */
 export interface RelayOptions {
@@ -19,6 +20,8 @@ export interface RelayOptions {
   readonly allowAny: boolean;
   /** The owner's exit rules; the defaults are appended after them. */
   readonly exitRules: readonly ExitRule[];
+  /** Who may publish which ports on this relay (§19); none when absent. */
+  readonly publish?: readonly PublishRule[];
   readonly limits: Limits;
   readonly log: Logger;
   /** Where the relay registers its links and streams (`ett status`, metrics); default its own. */
