@@ -88,8 +88,10 @@ export interface Limits {
   readonly joinFailureWindowMs: number;
   /** Relay: ports one client key may have published at once (`publish` rules, §19); more get `limit`. */
   readonly publishPortsPerClient: number;
+  /**
    * Relay: connections one published port carries at once (accepted and not yet closed, the wait for
    * the client's answer included); more are reset at accept.
+   */
   readonly publishConnectionsPerPort: number;
 }
 

@@ -97,7 +97,12 @@ export class ClientPublisher {
     r.control = control;
     r.lastFailure = null;
     control.resume(); // carries no data; its end is the relay unpublishing
-    this.opts.census.listening.push({ kind: 'published', address: key, to: formatTarget(r.spec.to), via: `route ${r.spec.route.name}` });
+    this.opts.census.listening.push({
+      kind: 'published',
+      address: key,
+      to: formatTarget(r.spec.to),
+      via: `route ${r.spec.route.name}`,
+    });
     log.info(`published ${r.label}`);
     const s = session;
     const c = control;
@@ -146,7 +151,11 @@ export class ClientPublisher {
       stream.reject('policy', `nothing is published at ${formatTarget(open.target)} on this link`);
       return;
     }
-    this.opts.census.stream(stream, `published ${formatTarget(open.target)} -> ${formatTarget(r.spec.to)}`, r.spec.route.name);
+    this.opts.census.stream(
+      stream,
+      `published ${formatTarget(open.target)} -> ${formatTarget(r.spec.to)}`,
+      r.spec.route.name,
+    );
     const abort = new AbortController();
     const onClose = (): void => abort.abort();
     stream.once('close', onClose);

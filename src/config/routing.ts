@@ -279,8 +279,10 @@ function publishValue(g: Given, names: Names, defaultAction: Action): Publish[] 
       if (typeof p.remote !== 'string')
         throw bad(g, `${path}.remote`, undefined, 'needs "RBIND:RPORT", where the relay listens');
       const r = parseListen(p.remote);
-      if (typeof r === 'string') throw bad(g, `${path}.remote`, undefined, `${JSON.stringify(p.remote)}: ${r}`);
-      if (typeof p.to !== 'string') throw bad(g, `${path}.to`, undefined, 'needs "LHOST:LPORT", the local service');
+      if (typeof r === 'string')
+        throw bad(g, `${path}.remote`, undefined, `${JSON.stringify(p.remote)}: ${r}`);
+      if (typeof p.to !== 'string')
+        throw bad(g, `${path}.to`, undefined, 'needs "LHOST:LPORT", the local service');
       try {
         to = parseTarget(p.to);
       } catch (err) {
@@ -301,7 +303,9 @@ function publishValue(g: Given, names: Names, defaultAction: Action): Publish[] 
         action.kind === 'group'
           ? 'a publication goes through one route (a relay or a route), not a group'
           : `a publication needs a relay to listen, not \`${action.kind}\``;
-      throw viaPath ? bad(g, viaPath, undefined, why) : bad(g, 'publish', i, `${why}; give it a via (or --via)`);
+      throw viaPath
+        ? bad(g, viaPath, undefined, why)
+        : bad(g, 'publish', i, `${why}; give it a via (or --via)`);
     }
     const key = `${formatTarget(remote)} on route ${action.route.name}`;
     const clash = seen.get(key);

@@ -137,7 +137,8 @@ export function parsePublishSpec(text: string): { remote: Target; to: Target } |
   // Three fields read as RPORT:LHOST:LPORT on 0.0.0.0; else the four-field form as given.
   const short = parseForwardSpec(`0.0.0.0:${text}`);
   const spec = typeof short === 'string' ? parseForwardSpec(text) : short;
-  if (typeof spec === 'string') return spec.replace(/expected \[BIND:\]LPORT:HOST:PORT \(IPv6 in brackets\)/, shape);
+  if (typeof spec === 'string')
+    return spec.replace(/expected \[BIND:\]LPORT:HOST:PORT \(IPv6 in brackets\)/, shape);
   const checked = checkPublish(spec.listen, spec.to);
   return typeof checked === 'string' ? checked : { remote: spec.listen, to: spec.to };
 }

@@ -61,8 +61,7 @@ export function encodeOpen(open: Open): Buffer {
 export function decodeOpen(payload: Uint8Array): { open: Open; bytesUsed: number } {
   if (payload.length < 1) throw new TunnelError('bad-request', 'empty OPEN header');
   const command = payload[0]!;
-  if (!KNOWN_COMMANDS.has(command))
-    throw new TunnelError('command-unsupported', `OPEN command ${command}`);
+  if (!KNOWN_COMMANDS.has(command)) throw new TunnelError('command-unsupported', `OPEN command ${command}`);
   const addr = decodeSocksAddress(payload, 1);
   if (addr === null) throw new TunnelError('bad-request', 'truncated OPEN header');
   return { open: { command, target: addr.value }, bytesUsed: 1 + addr.bytesUsed };

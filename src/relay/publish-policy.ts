@@ -24,8 +24,7 @@ export interface PublishRule {
 }
 
 export type PublishVerdict =
-  | { readonly accept: true; readonly rule: PublishRule }
-  | { readonly accept: false; readonly reason: string };
+  { readonly accept: true; readonly rule: PublishRule } | { readonly accept: false; readonly reason: string };
 
 const SHAPE = 'expected "PIN ports LOW[-HIGH] [on ADDR[,ADDR...]]"';
 
@@ -35,7 +34,8 @@ export function parsePublishRule(text: string): PublishRule {
   if ((words.length !== 3 && words.length !== 5) || words[1] !== 'ports') {
     throw new TunnelError('config', SHAPE);
   }
-  if (words.length === 5 && words[3] !== 'on') throw new TunnelError('config', `${SHAPE} (after the ports: "on")`);
+  if (words.length === 5 && words[3] !== 'on')
+    throw new TunnelError('config', `${SHAPE} (after the ports: "on")`);
   let pin: string;
   try {
     pin = normalizePin(words[0]!);
@@ -74,7 +74,10 @@ export function evaluatePublish(
   const mine = rules.filter((r) => pinMatches(pin, r.pin));
   const asked = `${formatIp(bind)} port ${port}`;
   if (mine.length === 0) {
-    return { accept: false, reason: `key ${shortPin(pin)} may publish nothing on this relay (no publish rule)` };
+    return {
+      accept: false,
+      reason: `key ${shortPin(pin)} may publish nothing on this relay (no publish rule)`,
+    };
   }
   const ip = unmapIp(bind);
   for (const r of mine) {
@@ -82,9 +85,14 @@ export function evaluatePublish(
     if (r.binds === null || r.binds.some((b) => sameIp(b, ip))) return { accept: true, rule: r };
   }
   const allowed = mine
-    .map((r) => `${r.low === r.high ? r.low : `${r.low}-${r.high}`}${r.binds ? ` on ${r.binds.map(formatIp).join(',')}` : ''}`)
+    .map(
+      (r) =>
+        `${r.low === r.high ? r.low : `${r.low}-${r.high}`}${r.binds ? ` on ${r.binds.map(formatIp).join(',')}` : ''}`,
+    )
     .join('; ');
   const portFits = mine.some((r) => port >= r.low && port <= r.high);
-  const what = portFits ? `address ${formatIp(bind)} is not one this key may bind` : `port ${port} is outside this key's ports`;
+  const what = portFits
+    ? `address ${formatIp(bind)} is not one this key may bind`
+    : `port ${port} is outside this key's ports`;
   return { accept: false, reason: `${asked} refused: ${what} (allowed: ${allowed})` };
 }

@@ -68,7 +68,7 @@ export class Publisher {
     const { log } = this.opts;
     const peer = shortPin(pin);
     const refuse = (code: ErrorCode, reason: string): void => {
-      log.info(`publish: client ${peer}: ${formatTarget(open.target)} refused: ${reason}`);
+      log.info(`publish: client ${peer}: ${formatTarget(open.target)}: ${reason}`);
       this.opts.census.refused(code);
       stream.reject(code, reason);
     };
@@ -101,10 +101,16 @@ export class Publisher {
     } catch (err) {
       this.release(pin);
       const errno = (err as { code?: string }).code ?? '';
-      if (errno === 'EADDRINUSE') return refuse('in-use', `${label} is in use on the relay (another program)`);
-      if (errno === 'EADDRNOTAVAIL') return refuse('address-type', `the relay has no address ${formatIp(bind)}`);
-      if (errno === 'EACCES') return refuse('policy', `the relay may not listen on port ${port} (privileged)`);
-      return refuse('general', `cannot listen on ${label}: ${err instanceof Error ? err.message : String(err)}`);
+      if (errno === 'EADDRINUSE')
+        return refuse('in-use', `${label} is in use on the relay (another program)`);
+      if (errno === 'EADDRNOTAVAIL')
+        return refuse('address-type', `the relay has no address ${formatIp(bind)}`);
+      if (errno === 'EACCES')
+        return refuse('policy', `the relay may not listen on port ${port} (privileged)`);
+      return refuse(
+        'general',
+        `cannot listen on ${label}: ${err instanceof Error ? err.message : String(err)}`,
+      );
     }
     if (stream.destroyed || this.closed || this.byKey.has(key)) {
       this.release(pin);
@@ -112,7 +118,16 @@ export class Publisher {
       if (this.byKey.has(key)) refuse('in-use', `${label} is already published by another client`);
       return;
     }
-    const pub: Publication = { pin, key, bind, port, control: stream, server, conns: new Set(), ended: false };
+    const pub: Publication = {
+      pin,
+      key,
+      bind,
+      port,
+      control: stream,
+      server,
+      conns: new Set(),
+      ended: false,
+    };
     this.byKey.set(key, pub);
     server.on('connection', (socket) => this.incoming(pub, socket, session, open.target));
     server.on('error', (err) => log.warn(`publish ${label}: ${err.message}`));
@@ -151,7 +166,9 @@ export class Publisher {
     socket.on('error', () => {});
     if (pub.ended || pub.conns.size >= limits.publishConnectionsPerPort) {
       if (!pub.ended) {
-        log.debug(`publish ${pub.key}: publish_connections_per_port (${limits.publishConnectionsPerPort}) reached`);
+        log.debug(
+          `publish ${pub.key}: publish_connections_per_port (${limits.publishConnectionsPerPort}) reached`,
+        );
         census.refused('limit');
       }
       resetSocket(socket);
@@ -179,7 +196,9 @@ export class Publisher {
         else splice(socket, stream);
       },
       (err: unknown) => {
-        log.debug(`publish ${pub.key}: connection from ${from}: ${err instanceof Error ? err.message : String(err)}`);
+        log.debug(
+          `publish ${pub.key}: connection from ${from}: ${err instanceof Error ? err.message : String(err)}`,
+        );
         resetSocket(socket);
       },
     );
