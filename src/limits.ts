@@ -86,7 +86,7 @@ export interface Limits {
   readonly joinFailuresPerSource: number;
   /** Relay: how long a source's failed joins are counted, from the first of them, ms. */
   readonly joinFailureWindowMs: number;
-  /** Relay: ports one client key may have published at once (`publish` rules, §19); more get `limit`. */
+  /** Relay: ports one client key may have published at once (`publish` rules, §20); more get `limit`. */
   readonly publishPortsPerClient: number;
   /**
    * Relay: connections one published port carries at once (accepted and not yet closed, the wait for

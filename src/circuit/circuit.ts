@@ -35,7 +35,7 @@ export interface CircuitOptions {
   /** Each hop's link is registered here (`ett status`, metrics). */
   readonly census?: Census;
   /**
-   * Streams the last relay opens toward us (INCOMING for a published port, §19) go here; only the
+   * Streams the last relay opens toward us (INCOMING for a published port, §20) go here; only the
    * innermost link takes any: a relay in the middle that opens one gets `link-down`, as before.
    */
   readonly onIncoming?: (session: Session, stream: MuxStream, open: Open) => void;

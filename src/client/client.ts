@@ -37,19 +37,15 @@ export type Reconfigurable = Pick<ClientOptions, 'routing' | 'forwards' | 'socks
 /** Starts the mixed port and the forwards. Rejects if one cannot be bound; links are built on first use. */
 export async function startClient(opts: ClientOptions): Promise<ClientHandle> {
   const census = opts.census ?? new Census('client');
-  // INCOMING streams (published ports, §19) reach the publisher, built just below.
-  let publisher: ClientPublisher | undefined;
+  // INCOMING streams (published ports, §20) reach the publisher, built just below (before any link).
   const pool = new CircuitPool({
     identity: opts.identity,
     limits: opts.limits,
     log: opts.log,
     census,
-    onIncoming: (session, stream, open) => {
-      if (publisher) publisher.incoming(session, stream, open);
-      else stream.reject('command-unsupported', 'this client publishes nothing');
-    },
+    onIncoming: (session, stream, open) => publisher.incoming(session, stream, open),
   });
-  publisher = new ClientPublisher({ pool, limits: opts.limits, log: opts.log, census });
+  const publisher = new ClientPublisher({ pool, limits: opts.limits, log: opts.log, census });
   const router = new Router({ routing: opts.routing, pool, limits: opts.limits, log: opts.log, census });
   census.groups = () => router.groupViews();
   let socksUsers = opts.socksUsers;
@@ -137,7 +133,7 @@ export async function startClient(opts: ClientOptions): Promise<ClientHandle> {
     },
     async close() {
       router.close();
-      publisher?.close();
+      publisher.close();
       await Promise.all([port.close(), ...[...forwards.values()].map((f) => f.handle.close())]);
       await pool.close(opts.limits.shutdownGraceMs);
     },

@@ -14,7 +14,7 @@ export interface ClientOptions {
   readonly routing: RoutingTable;
   /** Static port forwards (ssh -L style). */
   readonly forwards: readonly Forward[];
-  /** Local services published through a relay (ssh -R style, §19); none when absent. */
+  /** Local services published through a relay (ssh -R style, §20); none when absent. */
   readonly publish?: readonly Publish[];
   /** If set, SOCKS5 clients must authenticate with one of these username/password pairs. */
   readonly socksUsers?: ReadonlyMap<string, string>;

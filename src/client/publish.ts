@@ -1,4 +1,4 @@
-// The client's side of publishing (ssh -R; DESIGN.md §19): for each `[[publish]]` the client asks the
+// The client's side of publishing (ssh -R; DESIGN.md §20): for each `[[publish]]` the client asks the
 // last relay of the route, over the innermost link, to listen on RBIND:RPORT (a PUBLISH stream), and
 // connects every INCOMING stream the relay sends back for it to LHOST:LPORT itself, and to nothing else.
 //

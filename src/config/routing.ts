@@ -34,7 +34,7 @@ export interface RoutingSettings {
   readonly rules: readonly Rule[];
   readonly default: Action;
   readonly forwards: readonly Forward[];
-  /** `[[publish]]` / `--publish`: local services the last relay of a route listens for (§19). */
+  /** `[[publish]]` / `--publish`: local services the last relay of a route listens for (§20). */
   readonly publish: readonly Publish[];
   /** What the configuration named, in the order written (for `ett check-config`). */
   readonly relays: ReadonlyMap<string, Hop>;

@@ -93,7 +93,7 @@ export interface RelaySettings {
   /** The pins in the allow file when it was read (load.ts fills it in; validateRelay leaves it empty). */
   readonly joined: readonly string[];
   readonly exitRules: readonly ExitRule[];
-  /** Who may publish which ports here (`publish = ["PIN ports LOW-HIGH [on ADDR]"]`, §19); default none. */
+  /** Who may publish which ports here (`publish = ["PIN ports LOW-HIGH [on ADDR]"]`, §20); default none. */
   readonly publish: readonly PublishRule[];
   readonly logLevel: LogLevel;
   readonly limits: Limits;

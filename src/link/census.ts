@@ -64,7 +64,7 @@ export interface GroupView {
 }
 
 export interface ListenerView {
-  /** 'relay' (TLS), 'proxy' (the client's SOCKS/HTTP port), 'forward', or a port 'published' (§19). */
+  /** 'relay' (TLS), 'proxy' (the client's SOCKS/HTTP port), 'forward', or a port 'published' (§20). */
   readonly kind: 'relay' | 'proxy' | 'forward' | 'published';
   readonly address: string;
   /** A forward's target and path. */

@@ -16,7 +16,7 @@
 //   as the port is published: either side ending or resetting it ends the publication);
 //   0x05 = INCOMING (relay → client, on an even stream id: one connection accepted on a published
 //   port; address the RBIND:RPORT exactly as the PUBLISH gave it, so the client knows which of its
-//   publications it is; result 0 = the client connected its local service). DESIGN.md §19.
+//   publications it is; result 0 = the client connected its local service). DESIGN.md §20.
 //
 // Result: the first DATA frame the accepting side sends on a stream carries the ACK flag and starts
 // with one byte, the result: 0 = connected, anything else a code of the error table (errors.ts). A

@@ -101,7 +101,7 @@ export class MuxStream extends Duplex {
   private sentPayload = false;
   /** When data last moved either way (performance.now()), for the link's idle sweep. */
   lastActive = performance.now();
-  /** Exempt from the idle sweep: a publication's control stream carries no data by design (§19). */
+  /** Exempt from the idle sweep: a publication's control stream carries no data by design (§20). */
   keepWhenIdle = false;
   /** Payload bytes received and sent (OPEN header and result byte not counted), for `ett status`. */
   bytesReceived = 0;

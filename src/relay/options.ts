@@ -20,7 +20,7 @@ export interface RelayOptions {
   readonly allowAny: boolean;
   /** The owner's exit rules; the defaults are appended after them. */
   readonly exitRules: readonly ExitRule[];
-  /** Who may publish which ports on this relay (§19); none when absent. */
+  /** Who may publish which ports on this relay (§20); none when absent. */
   readonly publish?: readonly PublishRule[];
   readonly limits: Limits;
   readonly log: Logger;
@@ -28,7 +28,7 @@ export interface RelayOptions {
   readonly census?: Census;
   /**
    * Invites are on (an allow file): redeems a token for a client key on the join step (ALPN ett-join/1,
-   * DESIGN §19). Without it the relay does not offer ett-join/1.
+   * DESIGN §20). Without it the relay does not offer ett-join/1.
    */
   readonly join?: (pin: string, token: string) => Promise<JoinOutcome>;
 }

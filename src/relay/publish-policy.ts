@@ -1,4 +1,4 @@
-// Who may publish what on this relay: the owner's `publish` rules (DESIGN.md §19). Default none: a relay
+// Who may publish what on this relay: the owner's `publish` rules (DESIGN.md §20). Default none: a relay
 // without rules listens for nobody. Pure.
 //
 //   PIN ports LOW[-HIGH] [on ADDR[,ADDR...]]

@@ -1,4 +1,4 @@
-// The relay's side of publishing (ssh -R; DESIGN.md §19): a client's PUBLISH stream asks for a port,
+// The relay's side of publishing (ssh -R; DESIGN.md §20): a client's PUBLISH stream asks for a port,
 // the owner's `publish` rules decide, the relay listens, and every connection accepted there is sent back
 // to that client as an INCOMING stream on the same link. The PUBLISH stream is the publication: it
 // stays open, and when it ends (the client's FIN or RST, the link going down, a reload's rules or the
