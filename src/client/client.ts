@@ -32,7 +32,7 @@ export interface ClientHandle {
 }
 
 /** What a reload may change in a running client (limits change in place: see config/changes.ts). */
-export type Reconfigurable = Pick<ClientOptions, 'routing' | 'forwards' | 'socksUsers'>;
+export type Reconfigurable = Pick<ClientOptions, 'routing' | 'forwards' | 'publish' | 'socksUsers'>;
 
 /** Starts the mixed port and the forwards. Rejects if one cannot be bound; links are built on first use. */
 export async function startClient(opts: ClientOptions): Promise<ClientHandle> {
@@ -105,10 +105,11 @@ export async function startClient(opts: ClientOptions): Promise<ClientHandle> {
         throw err;
       }
       // Nothing below can fail: the new configuration applies as a whole.
-      const keep = router.setRouting(
-        next.routing,
-        next.forwards.map((f) => f.action),
-      );
+      publisher.update(next.publish ?? []);
+      const keep = router.setRouting(next.routing, [
+        ...next.forwards.map((f) => f.action),
+        ...publisher.routes().map((route) => ({ kind: 'route' as const, route })),
+      ]);
       socksUsers = next.socksUsers;
       routing = next.routing;
       const now = new Map<string, { spec: Forward; handle: ForwardHandle }>();

@@ -8,6 +8,7 @@
 // A refusal is logged at warn the first time and whenever its reason changes, else at debug.
 
 import type { CircuitPool } from '../circuit/pool.js';
+import { routeKey } from '../circuit/pool.js';
 import { backoffDelay, Retrier } from '../circuit/retry.js';
 import { toTunnelError } from '../errors.js';
 import type { Census } from '../link/census.js';
@@ -22,11 +23,13 @@ import type { Publish } from './options.js';
 import { dialDirect } from './router.js';
 
 interface Running {
-  readonly spec: Publish;
-  readonly label: string;
+  spec: Publish;
+  label: string;
   readonly retrier: Retrier;
   control: MuxStream | null;
   lastFailure: string | null;
+  /** Removed by a reload (or the client closing): no more tries, its stream ended. */
+  stopped: boolean;
 }
 
 export interface PublisherOptions {
@@ -36,38 +39,82 @@ export interface PublisherOptions {
   readonly census: Census;
 }
 
+/** What identifies one publication across a reload: where the relay listens, and through which relays. */
+export function publicationKey(p: Publish): string {
+  return `${formatTarget(p.remote)} via ${routeKey(p.route.relays)}`;
+}
+
+const labelOf = (p: Publish): string =>
+  `${formatTarget(p.remote)} on route ${p.route.name} -> ${formatTarget(p.to)}`;
+
 export class ClientPublisher {
   /** Per link, its publications by the RBIND:RPORT they asked for (what INCOMING streams name). */
   private readonly bySession = new Map<Session, Map<string, Running>>();
-  private readonly running: Running[] = [];
+  private running = new Map<string, Running>();
   private closed = false;
 
   constructor(private readonly opts: PublisherOptions) {}
 
   /** Starts publishing each spec (at once, then healing). Never throws. */
   start(specs: readonly Publish[]): void {
+    this.update(specs);
+  }
+
+  /**
+   * A reload: publications still configured (same RBIND:RPORT through the same relays) go on
+   * untouched, a changed LHOST:LPORT applies to the next connection; removed ones end (the relay stops
+   * listening); new ones start. Never throws.
+   */
+  update(specs: readonly Publish[]): void {
+    if (this.closed) return;
+    const next = new Map<string, Running>();
     for (const spec of specs) {
-      const label = `${formatTarget(spec.remote)} on ${spec.route.name} -> ${formatTarget(spec.to)}`;
+      const key = publicationKey(spec);
+      const held = this.running.get(key);
+      if (held !== undefined) {
+        if (held.control !== null) this.unlist(held);
+        held.spec = spec;
+        held.label = labelOf(spec);
+        if (held.control !== null) this.list(held);
+        next.set(key, held);
+        continue;
+      }
       const r: Running = {
         spec,
-        label,
+        label: labelOf(spec),
         control: null,
         lastFailure: null,
+        stopped: false,
         retrier: new Retrier({
           delay: (n, random) => (n === 1 ? 0 : backoffDelay(n - 1, random)),
           maxAttempts: Infinity,
-          keepGoing: () => !this.closed,
+          keepGoing: () => !this.closed && !r.stopped,
           attempt: () => this.attempt(r),
         }),
       };
-      this.running.push(r);
+      next.set(key, r);
       r.retrier.start();
     }
+    for (const [key, r] of this.running) if (!next.has(key)) this.stop(r, 'removed from the configuration');
+    this.running = next;
   }
 
-  /** True while spec number i holds its port on the relay. */
-  published(i: number): boolean {
-    return this.running[i]?.control?.connected ?? false;
+  /** The routes publications use, so a reload's pool does not close their circuits. */
+  routes(): Publish['route'][] {
+    return [...this.running.values()].map((r) => r.spec.route);
+  }
+
+  /** True while the publication of spec holds its port on the relay. */
+  published(spec: Publish): boolean {
+    return this.running.get(publicationKey(spec))?.control?.connected ?? false;
+  }
+
+  private stop(r: Running, why: string): void {
+    if (r.stopped) return;
+    r.stopped = true;
+    r.retrier.stop();
+    if (r.control !== null) this.opts.log.info(`publish ${r.label}: unpublished (${why})`);
+    r.control?.end();
   }
 
   /** One try: resolves true once the relay listens (its end restarts the retries), false to try again. */
@@ -78,7 +125,7 @@ export class ClientPublisher {
     let control: MuxStream | undefined;
     try {
       session = await pool.get(r.spec.route.relays);
-      if (this.closed) return true;
+      if (this.closed || r.stopped) return true;
       // Registered before the request goes out: the relay's first INCOMING may follow its answer in the
       // same read, before a promise could resolve.
       this.register(session, key, r);
@@ -92,17 +139,19 @@ export class ClientPublisher {
       if (e.message !== r.lastFailure) log.warn(`${line}; trying again`);
       else log.debug(line);
       r.lastFailure = e.message;
-      return this.closed;
+      return this.closed || r.stopped;
+    }
+    if (this.closed || r.stopped) {
+      // Removed (a reload) or closing while the relay was answering: unpublish at once.
+      this.unregister(session, key, r);
+      control.end();
+      control.resume();
+      return true;
     }
     r.control = control;
     r.lastFailure = null;
     control.resume(); // carries no data; its end is the relay unpublishing
-    this.opts.census.listening.push({
-      kind: 'published',
-      address: key,
-      to: formatTarget(r.spec.to),
-      via: `route ${r.spec.route.name}`,
-    });
+    this.list(r);
     log.info(`published ${r.label}`);
     const s = session;
     const c = control;
@@ -110,14 +159,36 @@ export class ClientPublisher {
     c.once('close', () => {
       this.unregister(s, key, r);
       r.control = null;
-      const at = this.opts.census.listening.findIndex((l) => l.kind === 'published' && l.address === key);
-      if (at >= 0) this.opts.census.listening.splice(at, 1);
-      if (this.closed) return;
+      this.unlist(r);
+      if (this.closed || r.stopped) return;
       const why = c.errored ? toTunnelError(c.errored).message : 'the relay ended it';
       log.info(`publish ${r.label}: lost (${why}); publishing again`);
-      r.retrier.start();
+      // After the current turn: the try that set this publication up may still be finishing.
+      setImmediate(() => {
+        if (!this.closed && !r.stopped) r.retrier.start();
+      });
     });
     return true;
+  }
+
+  /** `ett status` lists a publication while the relay holds its port. */
+  private list(r: Running): void {
+    this.unlist(r);
+    this.opts.census.listening.push({
+      kind: 'published',
+      address: formatTarget(r.spec.remote),
+      to: formatTarget(r.spec.to),
+      via: `route ${r.spec.route.name}`,
+    });
+  }
+
+  private unlist(r: Running): void {
+    const address = formatTarget(r.spec.remote);
+    const via = `route ${r.spec.route.name}`;
+    const at = this.opts.census.listening.findIndex(
+      (l) => l.kind === 'published' && l.address === address && l.via === via,
+    );
+    if (at >= 0) this.opts.census.listening.splice(at, 1);
   }
 
   private register(session: Session, key: string, r: Running): void {
@@ -180,10 +251,7 @@ export class ClientPublisher {
 
   /** Stops healing and unpublishes (FIN on every PUBLISH stream). Never throws. */
   close(): void {
+    for (const r of this.running.values()) this.stop(r, 'the client is closing');
     this.closed = true;
-    for (const r of this.running) {
-      r.retrier.stop();
-      r.control?.end();
-    }
   }
 }
