@@ -11,18 +11,28 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { Cleanup, keygen, runEtt, type Key } from '../support/proc.js';
+import { after, before, describe, test, type TestContext } from 'node:test';
+import { Cleanup, keygen, runEtt, waitFor, type Key } from '../support/proc.js';
 import { seededBytes, testBody } from '../support/servers.js';
-import { HASH_PORT, HTTP_PORT, TOOLS, addr, curlIn, iface, startTarget, streamIn } from '../support/netns.js';
-import { unavailable, type Host, type NsProcess } from '../support/netns.js';
+import {
+  HASH_PORT,
+  HTTP_PORT,
+  RELAY_PORT,
+  TOOLS,
+  addr,
+  curlIn,
+  iface,
+  startTarget,
+  streamIn,
+} from '../support/netns.js';
+import { unavailable, type Fetch, type Host, type NsProcess } from '../support/netns.js';
 import { restartRelay, startChain, startClientIn, writeClientConfig } from '../support/netns-ett.js';
 import type { Chain } from '../support/netns-ett.js';
-import { NsFirewall, blackhole, nftUnavailable } from '../support/nft.js';
+import { NsFirewall, blackhole, injectRst, nftUnavailable } from '../support/nft.js';
 import {
   poll,
   relayWith,
-  rstVisit,
+  visit,
   sshArgv,
   sshUnavailable,
   startRstServer,
@@ -118,6 +128,18 @@ async function fetchPart(from: Host, bind: string, port: number, maxMs = 30_000)
   return curlIn(chain.topo, from, [`http://${bind}:${port}/bytes/${SIZE}`], maxMs).done;
 }
 
+/** After a fault: waits for the client's new `published` line, then polls curl until the body is whole. */
+async function servesAgain(t: TestContext, client: NsProcess, from: Host, bind: string, mark: number) {
+  await published(client, bind, P.http, mark);
+  let last: Fetch | undefined;
+  const tries = await poll(30, 1_000, async () => {
+    last = await fetchPart(from, bind, P.http);
+    return last.code === 0 && last.sha256 === part;
+  });
+  t.diagnostic(`serving again after ${tries} curl attempt(s)`);
+  assert.ok(tries > 0, `no good fetch after the fault: ${JSON.stringify(last)}\n${client.stderr()}`);
+}
+
 /** ssh from `from` to bind:port: a download and an upload of the 2 MiB blob, checked by SHA-256. */
 async function sshRoundTrip(from: Host, bind: string, port: number): Promise<void> {
   const seen = sshd.accepted().length;
@@ -179,9 +201,13 @@ describe('publishing a local service through one relay (r1)', { skip: SKIP ?? fa
   );
 
   test('an RST from the local service reaches the visitor as a reset', { timeout: 60_000 }, async () => {
-    const r = await rstVisit(chain.topo, 'r2', R1, P.rst);
+    const r = await visit(chain.topo, 'r2', R1, P.rst, 'hello\n').done;
     assert.equal(r.code, 0, `visitor: ${r.stderr}`);
-    assert.equal(r.stdout.trim(), 'reset', `the visitor saw ${r.stdout.trim()}, not a reset\n${a.stderr()}`);
+    assert.equal(
+      r.stderr.trim(),
+      'reset 0',
+      `the visitor saw ${r.stderr.trim()}, not a reset\n${a.stderr()}`,
+    );
   });
 
   test(
@@ -275,17 +301,7 @@ describe('the listening relay restarted: the client publishes again', { skip: SK
           `with ${name} down, curl must be refused (exit 7): ${down.code} ${down.stderr}`,
         );
         await restartRelay(cleanup, chain, name);
-        await published(client, bind, P.http, mark);
-        let last = down;
-        const tries = await poll(30, 1_000, async () => {
-          last = await fetchPart(from, bind, P.http);
-          return last.code === 0 && last.sha256 === part;
-        });
-        t.diagnostic(`after the restart: ${tries} curl attempt(s)`);
-        assert.ok(
-          tries > 0,
-          `no good fetch after ${name}'s restart: ${last.code} ${last.stderr}\n${client.stderr()}`,
-        );
+        await servesAgain(t, client, from, bind, mark);
         assert.ok(c.alive && a.alive, 'the clients were not restarted');
       },
     );
@@ -323,15 +339,32 @@ describe('client link loss (client↔r1 blackholed)', { skip: SKIP ?? false }, (
       } finally {
         if (!cleared) await clear();
       }
-      await published(a, R1, P.http, mark);
-      let last;
-      const tries = await poll(30, 1_000, async () => {
-        last = await fetchPart('r2', R1, P.http);
-        return last.code === 0 && last.sha256 === part;
-      });
-      t.diagnostic(`after the link came back: ${tries} curl attempt(s)`);
-      assert.ok(tries > 0, `no good fetch after the link came back: ${JSON.stringify(last)}\n${a.stderr()}`);
+      await servesAgain(t, a, 'r2', R1, mark);
       await sshRoundTrip('r2', R1, P.ssh);
+    },
+  );
+
+  test(
+    'the link reset mid-download: the visitor sees a reset, never a clean EOF',
+    { timeout: 120_000 },
+    async (t) => {
+      const fw = await NsFirewall.create(chain.topo, 'r1');
+      const mark = a.errTotal;
+      const dl = visit(chain.topo, 'r2', R1, P.http, 'GET /paced HTTP/1.0\r\n\r\n');
+      let finished = false;
+      void dl.done.then(() => (finished = true));
+      await waitFor(() => dl.received() >= 1024 * 1024 || finished, 30_000, 'the download to start');
+      if (finished) assert.fail(`the download ended before the fault: ${(await dl.done).stderr}`);
+      // r1's next segment toward the client is rejected in r1's own output, with a RST to r1's own
+      // socket: r1's end of the link dies while the body is flowing.
+      const atFault = dl.received();
+      const sent = await injectRst(fw, 'output', `ip daddr ${addr('client', 1)} tcp sport ${RELAY_PORT}`);
+      assert.ok(sent > 0, 'the RST was sent');
+      const cut = await dl.done;
+      t.diagnostic(`${sent} RST at ${atFault} bytes; the visitor: ${cut.stderr.trim()}`);
+      assert.match(cut.stderr.trim(), /^reset \d+$/, 'the visitor read side ended by a reset');
+      assert.ok(cut.bytes < body.bytes.length, 'the body was cut');
+      await servesAgain(t, a, 'r2', R1, mark);
     },
   );
 });

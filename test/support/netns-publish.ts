@@ -7,7 +7,7 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { sleep, type Cleanup } from './proc.js';
-import { run, type Host, type NsProcess, type RunResult, type Topology } from './netns.js';
+import { run, streamIn, type Download, type Host, type NsProcess, type Topology } from './netns.js';
 import { startRelayIn, type Chain, type NsRelay, type RelayName } from './netns-ett.js';
 
 export const SSHD = '/usr/sbin/sshd';
@@ -130,23 +130,27 @@ while True:
     c.close()
 `;
 
-// Connects HOST:PORT, sends one line, then reads: prints `reset`, `eof`, `data N` or `timeout`.
-const RST_VISITOR = `
+// Connects HOST:PORT, sends MESSAGE, half-closes nothing, copies what it reads to stdout; at the end
+// prints to stderr how the read side ended (`eof N`, `reset N` or `timeout N`, N bytes read).
+const VISITOR = `
 import socket, sys
-s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=20)
-s.sendall(b'hello\\n')
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=30)
+s.sendall(sys.argv[3].encode())
 n = 0
+how = 'eof'
 try:
     while True:
         d = s.recv(65536)
         if not d:
-            print('eof' if n == 0 else 'data %d' % n)
             break
         n += len(d)
+        sys.stdout.buffer.write(d)
+        sys.stdout.flush()
 except ConnectionResetError:
-    print('reset')
+    how = 'reset'
 except socket.timeout:
-    print('timeout')
+    how = 'timeout'
+print(how, n, file=sys.stderr, flush=True)
 `;
 
 /** The resetting service on 127.0.0.1:port in host's namespace. */
@@ -161,9 +165,9 @@ export async function startRstServer(
   return proc;
 }
 
-/** The visitor of the resetting service, run in host's namespace against addr:port. */
-export function rstVisit(topo: Topology, host: Host, addr: string, port: number): Promise<RunResult> {
-  return topo.exec(host, ['python3', '-c', RST_VISITOR, addr, String(port)], 30_000);
+/** A raw TCP visitor in host's namespace: sends message to addr:port, streams what it reads (see VISITOR). */
+export function visit(topo: Topology, host: Host, addr: string, port: number, message: string): Download {
+  return streamIn(topo, host, ['python3', '-c', VISITOR, addr, String(port), message], 40_000);
 }
 
 /** Stops a relay of the chain and starts it again with the same key, address and flags plus `more`. */
