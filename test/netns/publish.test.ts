@@ -3,9 +3,10 @@
 // an OpenSSH sshd. Client A publishes them through relay 1 alone (r1 listens on 10.99.2.1, reached from
 // r2's namespace); client C publishes through the chain r1,r2,r3 from a config file (r3 listens on
 // 10.99.4.1, reached from the target's namespace). curl and ssh check real data by SHA-256. Then:
-// refusals (a second key asking for a held port: in-use; a port outside the key's range), half-close
-// and reset end to end, and healing after the listening relay restarts and after the client's link is
-// blackholed (the port refused while the publication is down).
+// refusals (a second key asking for a held port: in-use; a port outside the key's range), half-close,
+// resets both ways (service → visitor, visitor → service), and healing: after the listening relay
+// restarts, after the client's link is blackholed (the port refused while the publication is down) and
+// after it is reset mid-download (the visitor sees a reset, never a clean EOF).
 
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -36,6 +37,7 @@ import {
   sshArgv,
   sshUnavailable,
   startRstServer,
+  resetFrom,
   startSshd,
 } from '../support/netns-publish.js';
 import type { Sshd } from '../support/netns-publish.js';
@@ -57,6 +59,7 @@ let a: NsProcess; // client A: via r1 only, by flags
 let c: NsProcess; // client C: via the chain, by a config file
 let key2: Key;
 let blob: { file: string; sha256: string };
+let rstServer: NsProcess; // resets connections that start with `r`, reports how others end
 
 const rule = (pin: string, on: string): string => `${pin} ports 2200-2299 on ${on}`;
 
@@ -73,7 +76,7 @@ before(
     await relayWith(cleanup, chain, 'r3', ['--publish', rule(clientKey.pin, R3)]);
     await startTarget(cleanup, topo, 'client', '127.0.0.1');
     sshd = await startSshd(cleanup, topo, 'client', dir, SSH_PORT);
-    await startRstServer(cleanup, topo, 'client', RST_PORT);
+    rstServer = await startRstServer(cleanup, topo, 'client', RST_PORT);
     const bytes = randomBytes(2 * 1024 * 1024);
     blob = { file: path.join(dir, 'blob'), sha256: createHash('sha256').update(bytes).digest('hex') };
     await fs.writeFile(blob.file, bytes);
@@ -201,13 +204,21 @@ describe('publishing a local service through one relay (r1)', { skip: SKIP ?? fa
   );
 
   test('an RST from the local service reaches the visitor as a reset', { timeout: 60_000 }, async () => {
-    const r = await visit(chain.topo, 'r2', R1, P.rst, 'hello\n').done;
+    const r = await visit(chain.topo, 'r2', R1, P.rst, 'reset me\n').done;
     assert.equal(r.code, 0, `visitor: ${r.stderr}`);
     assert.equal(
       r.stderr.trim(),
       'reset 0',
       `the visitor saw ${r.stderr.trim()}, not a reset\n${a.stderr()}`,
     );
+  });
+
+  test('a reset from the visitor reaches the local service as a reset', { timeout: 60_000 }, async () => {
+    const seen = rstServer.lines.length;
+    const r = await resetFrom(chain.topo, 'r2', R1, P.rst, 256 * 1024);
+    assert.equal(r.code, 0, `visitor: ${r.stderr}`);
+    await waitFor(() => rstServer.lines.length > seen, 15_000, 'the service to see the end');
+    assert.match(rstServer.lines[seen]!, /^end reset \d+$/, `the service saw: ${rstServer.lines[seen]}`);
   });
 
   test(

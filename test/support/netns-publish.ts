@@ -114,7 +114,8 @@ export function sshArgv(sshd: Sshd, host: string, port: number, cmd: string): st
   ];
 }
 
-// Accepts on 127.0.0.1:PORT; per connection reads one byte, then closes with SO_LINGER 0 (an RST).
+// Accepts on 127.0.0.1:PORT, one connection at a time. One that starts with `r` is closed at once with
+// SO_LINGER 0 (an RST); any other is read to its end, then `end eof N` or `end reset N` is printed.
 const RST_SERVER = `
 import socket, struct, sys
 s = socket.socket()
@@ -124,10 +125,32 @@ s.listen(16)
 print('ready', flush=True)
 while True:
     c, peer = s.accept()
-    print('peer', peer[0], flush=True)
-    c.recv(1)
-    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+    first = c.recv(1)
+    if first == b'r':
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+        c.close()
+        continue
+    n, how = len(first), 'eof'
+    try:
+        while True:
+            d = c.recv(65536)
+            if not d:
+                break
+            n += len(d)
+    except ConnectionResetError:
+        how = 'reset'
+    print('end', how, n, flush=True)
     c.close()
+`;
+
+// Connects HOST:PORT, sends N bytes, waits half a second, then closes with SO_LINGER 0 (an RST).
+const RST_VISITOR = `
+import socket, struct, sys, time
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=20)
+s.sendall(b'k' * int(sys.argv[3]))
+time.sleep(0.5)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+s.close()
 `;
 
 // Connects HOST:PORT, sends MESSAGE, half-closes nothing, copies what it reads to stdout; at the end
@@ -163,6 +186,11 @@ export async function startRstServer(
   const proc = topo.spawn(cleanup, host, ['python3', '-u', '-c', RST_SERVER, String(port)]);
   await proc.waitForLine(/^ready$/);
   return proc;
+}
+
+/** A visitor in host's namespace that sends size bytes to addr:port, then resets its connection. */
+export function resetFrom(topo: Topology, host: Host, addr: string, port: number, size: number) {
+  return topo.exec(host, ['python3', '-c', RST_VISITOR, addr, String(port), String(size)], 30_000);
 }
 
 /** A raw TCP visitor in host's namespace: sends message to addr:port, streams what it reads (see VISITOR). */
