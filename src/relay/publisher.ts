@@ -35,6 +35,8 @@ interface Publication {
   readonly bind: IpAddress;
   readonly port: number;
   readonly control: MuxStream;
+  /** The link it was asked on (INCOMING streams go there). */
+  readonly session: Session;
   readonly server: net.Server;
   readonly conns: Set<net.Socket>;
   ended: boolean;
@@ -85,7 +87,22 @@ export class Publisher {
     const held = this.byKey.get(key);
     if (held !== undefined && held.pin !== pin)
       return refuse('in-use', `${label} is already published by another client`);
-    // The same key asking again (its old link not yet known to be dead) takes the port over.
+    // The same key asking again over another link: its old link may be dead and not yet known so
+    // (the client saw it die first), or alive (the same key running twice). A PING on the old link
+    // tells which: alive keeps the port (no two processes taking it from each other for ever), silent
+    // for ping_timeout_ms hands it over.
+    if (held !== undefined && held.session !== session) {
+      const alive = await held.session.probe(this.opts.limits.pingTimeoutMs);
+      if (alive && !held.ended)
+        return refuse(
+          'in-use',
+          `${label} is already published by this key over another link, which is alive`,
+        );
+      if (stream.destroyed || this.closed) return;
+      const now = this.byKey.get(key);
+      if (now !== undefined && now !== held)
+        return refuse('in-use', `${label} was published meanwhile over another link`);
+    }
     if (held !== undefined) this.end(held, 'taken over by a new publication of the same key');
     const mine = this.perPin.get(pin) ?? 0;
     if (mine >= this.opts.limits.publishPortsPerClient) {
@@ -124,6 +141,7 @@ export class Publisher {
       bind,
       port,
       control: stream,
+      session,
       server,
       conns: new Set(),
       ended: false,

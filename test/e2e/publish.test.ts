@@ -18,6 +18,7 @@ import {
   spawnEtt,
   tempDir,
   waitFor,
+  withDeadline,
   type EttProcess,
   type Key,
 } from '../support/proc.js';
@@ -133,7 +134,10 @@ test('a published port on the relay carries curl to the client-side service; sta
   assert.equal(service.requests() - before, 3);
   // Both daemons list it: the relay where it listens, the client where it leads.
   const relayStatus = await runEtt(['status', '--json', '--control', path.join(dir, 'relay.sock')]);
-  assert.match(relayStatus.stdout.toString(), new RegExp(`"kind":\\s*"published"[^}]*127\\.0\\.0\\.1:${port}`));
+  assert.match(
+    relayStatus.stdout.toString(),
+    new RegExp(`"kind":\\s*"published"[^}]*127\\.0\\.0\\.1:${port}`),
+  );
   const clientStatus = await runEtt(['status', '--control', path.join(dir, 'a1.sock')]);
   assert.match(clientStatus.stdout.toString(), new RegExp(`published.*127\\.0\\.0\\.1:${port}`));
   await a.stop();
@@ -187,6 +191,27 @@ test('a second key cannot take a published port (in-use); a port or address outs
   await b.stop();
   await a.stop();
   await refusedSoon(port, 'after both clients stopped');
+});
+
+test('the same key running twice: the second is refused in-use while the first link is alive, and takes over once it ends', async () => {
+  const port = await freePort();
+  const first = await startClient(keyA, 'a6', publication(port, service.port));
+  await first.waitForLine(new RegExp(`published 127\\.0\\.0\\.1:${port} `), { stderr: true });
+  const mark = relay.errTotal;
+  const twin = await startClient(keyA, 'a6b', publication(port, service.port));
+  await twin.waitForLine(/in-use: .*already published by this key over another link, which is alive/, {
+    stderr: true,
+  });
+  assert.equal((await visit(port)).hash, body.sha256);
+  assert.equal(relay.errSince(mark).filter((l) => /taken over/.test(l)).length, 0, relay.stderr());
+  await first.stop();
+  await twin.waitForLine(new RegExp(`published 127\\.0\\.0\\.1:${port} `), {
+    stderr: true,
+    timeoutMs: 60_000,
+  });
+  assert.equal((await visit(port)).hash, body.sha256);
+  await twin.stop();
+  await refusedSoon(port, 'after both stopped');
 });
 
 test('reload: a publication added or removed in the client config follows; the relay dropping the rule closes the port', async () => {
@@ -270,7 +295,10 @@ test('bounds: publish_ports_per_client and publish_connections_per_port', async 
   )![1]!;
   const port = Number(published);
   const talk = (s: net.Socket, line: string): Promise<string> =>
+    withDeadline(talkOnce(s, line), 20_000, `an answer to ${line}: ${a.stderr()}\n${relay.stderr()}`);
+  const talkOnce = (s: net.Socket, line: string): Promise<string> =>
     new Promise((resolve) => {
+      if (s.destroyed) return resolve(''); // reset before we spoke
       let got = '';
       const done = (): void => resolve(got);
       s.on('data', (d: Buffer) => {
@@ -285,7 +313,15 @@ test('bounds: publish_ports_per_client and publish_connections_per_port', async 
     const s = net.connect(port, '127.0.0.1');
     s.on('error', () => undefined);
     cleanup.add(() => void s.destroy());
-    await new Promise<void>((r) => s.once('connect', () => r()));
+    // Connected, or reset before the connect was seen (the bound's refusal can be that quick).
+    await withDeadline(
+      new Promise<void>((r) => {
+        s.once('connect', () => r());
+        s.once('close', () => r());
+      }),
+      20_000,
+      `a connect to ${port}`,
+    );
     return s;
   };
   const first = await open();
