@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'protocol' // the peer broke the multiplexer protocol
   | 'limit' // a configured limit was reached (streams per link, buffers, handshakes)
   | 'reset' // the stream was reset by the other side
+  | 'in-use' // a port asked to be published is held by another client (or another program) on the relay
   | 'config'; // bad configuration (never sent on the wire)
 
 export interface CodeMapping {
@@ -68,6 +69,7 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, CodeMapping>> = {
   protocol: { socks5: S5_GENERAL, socks4: S4_REJECTED, http: 502, mux: 13 },
   limit: { socks5: S5_GENERAL, socks4: S4_REJECTED, http: 503, mux: 14 },
   reset: { socks5: S5_GENERAL, socks4: S4_REJECTED, http: 502, mux: 15 },
+  'in-use': { socks5: S5_GENERAL, socks4: S4_REJECTED, http: 409, mux: 16 },
   config: { socks5: S5_GENERAL, socks4: S4_REJECTED, http: 500, mux: 1 },
 };
 

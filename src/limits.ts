@@ -86,6 +86,13 @@ export interface Limits {
   readonly joinFailuresPerSource: number;
   /** Relay: how long a source's failed joins are counted, from the first of them, ms. */
   readonly joinFailureWindowMs: number;
+  /** Relay: ports one client key may have published at once (`publish` rules, §20); more get `limit`. */
+  readonly publishPortsPerClient: number;
+  /**
+   * Relay: connections one published port carries at once (accepted and not yet closed, the wait for
+   * the client's answer included); more are reset at accept.
+   */
+  readonly publishConnectionsPerPort: number;
 }
 
 export const DEFAULT_LIMITS: Limits = Object.freeze({
@@ -126,6 +133,8 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   isolatedCircuitIdleMs: 300_000,
   joinFailuresPerSource: 8,
   joinFailureWindowMs: 600_000,
+  publishPortsPerClient: 16,
+  publishConnectionsPerPort: 256,
 });
 
 export const LIMIT_NAMES = Object.keys(DEFAULT_LIMITS) as (keyof Limits)[];

@@ -9,7 +9,9 @@ import { ephemeralIdentity, type Identity } from '../identity/identity.js';
 import type { Limits } from '../limits.js';
 import type { Logger } from '../log.js';
 import type { Census } from '../link/census.js';
+import type { Open } from '../link/open.js';
 import { Session } from '../link/session.js';
+import type { MuxStream } from '../link/stream.js';
 import { connectPinned } from '../link/tls.js';
 import { formatTarget } from '../wire/address.js';
 import { shortPin, type ShareString } from '../wire/share-string.js';
@@ -32,6 +34,11 @@ export interface CircuitOptions {
   readonly signal?: AbortSignal;
   /** Each hop's link is registered here (`ett status`, metrics). */
   readonly census?: Census;
+  /**
+   * Streams the last relay opens toward us (INCOMING for a published port, §20) go here; only the
+   * innermost link takes any: a relay in the middle that opens one gets `link-down`, as before.
+   */
+  readonly onIncoming?: (session: Session, stream: MuxStream, open: Open) => void;
 }
 
 /**
@@ -51,7 +58,8 @@ export async function buildCircuit(route: readonly Hop[], opts: CircuitOptions):
   const built: Session[] = [];
   try {
     let outer: Session | null = null;
-    for (const hop of route) {
+    for (const [i, hop] of route.entries()) {
+      const incoming = i === route.length - 1 ? opts.onIncoming : undefined;
       const identity =
         hop.clientKey === 'ephemeral' ? await ephemeralIdentity() : (hop.clientKey ?? opts.identity);
       const socket = outer ? { socket: outer.open(hop.target) } : await dialTcp(hop, opts);
@@ -71,6 +79,7 @@ export async function buildCircuit(route: readonly Hop[], opts: CircuitOptions):
         limits: opts.limits,
         log: opts.log,
         peer: shortPin(hop.pin),
+        ...(incoming === undefined ? {} : { onStream: (stream, open) => incoming(session, stream, open) }),
       });
       // An inner link cannot outlive the link it runs in, nor the other way round: the circuit is one.
       if (outer) {

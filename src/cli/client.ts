@@ -28,6 +28,7 @@ export const OPTIONS = {
   via: { type: 'string', multiple: true },
   default: { type: 'string' },
   forward: { type: 'string', multiple: true },
+  publish: { type: 'string', multiple: true },
   config: { type: 'string' },
   'log-level': { type: 'string' },
   'log-format': { type: 'string' },
@@ -94,6 +95,7 @@ export async function client(args: string[]): Promise<number> {
       const bound = await handle.reconfigure({
         routing: routingTable(next.routing),
         forwards,
+        publish: next.routing.publish,
         ...(next.socksUsers === undefined ? {} : { socksUsers: next.socksUsers }),
       });
       // A reload that drops the last SOCKS login opens the port, or raises limits past the open-files

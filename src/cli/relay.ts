@@ -23,6 +23,7 @@ export const OPTIONS = {
   'allow-any': { type: 'boolean' },
   'allow-file': { type: 'string' },
   exit: { type: 'string', multiple: true },
+  publish: { type: 'string', multiple: true },
   config: { type: 'string' },
   'log-level': { type: 'string' },
   'log-format': { type: 'string' },

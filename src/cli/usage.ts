@@ -12,10 +12,10 @@ Usage:
   ett pin FILE                            print the pin of a key file
   ett cert FILE                           print a self-signed certificate (PEM) for a key file
   ett relay --key FILE --listen HOST:PORT [--advertise HOST] [--allow PIN]... [--allow-any]
-            [--exit RULE]... [--config FILE] [--log-level LEVEL]
+            [--exit RULE]... [--publish RULE]... [--config FILE] [--log-level LEVEL]
   ett client --key FILE --via SHARE[,SHARE...] [--listen HOST:PORT] [--forward [BIND:]LPORT:HOST:PORT]...
-             [--default ACTION] [--transparent HOST:PORT] [--dns HOST:PORT] [--config FILE]
-             [--log-level LEVEL]
+             [--publish [RBIND:]RPORT:LHOST:LPORT]... [--default ACTION] [--transparent HOST:PORT]
+             [--dns HOST:PORT] [--config FILE] [--log-level LEVEL]
   ett check-config FILE [--role relay|client]
                                           validate a config file, print the effective settings
   ett explain HOST:PORT [--config FILE] [--via SHARE[,SHARE...]] [--default ACTION]
@@ -64,7 +64,8 @@ Prints a self-signed X.509 certificate (PEM) for the private key in FILE, valid 
 Relays check only the key's pin, never the certificate.`;
 
 export const RELAY_USAGE = `Usage: ett relay --key FILE --listen HOST:PORT [--advertise HOST] [--allow PIN]... [--allow-any]
-                 [--allow-file FILE] [--exit RULE]... [--config FILE] [--log-level LEVEL]
+                 [--allow-file FILE] [--exit RULE]... [--publish RULE]... [--config FILE]
+                 [--log-level LEVEL]
 
 Serves ett clients (ALPN ett/1) and stock HTTP proxy clients (ALPN http/1.1: CONNECT and plain
 http:// requests) over TLS 1.3, and prints its share string (ett://PIN@HOST:PORT) on one line.
@@ -79,9 +80,12 @@ http:// requests) over TLS 1.3, and prints its share string (ett://PIN@HOST:PORT
   --exit RULE         exit policy rule "accept|reject ADDR[/MASK]:PORT[-PORT]" (* for any), first
                       match wins, checked before the defaults (which refuse private, loopback,
                       link-local, multicast and this relay's own addresses); repeat for more
+  --publish RULE      "PIN ports LOW[-HIGH] [on ADDR[,ADDR]]": that client key may have this relay
+                      listen on those ports (on those addresses; any without "on") and carry each
+                      connection back to it (ssh -R); default none; repeat for more
   --config FILE       TOML file with the same settings (key, listen, advertise, allow, allow_any,
-                      allow_file, exit, log_level, control, metrics, log_format, [limits]); flags
-                      given override its values
+                      allow_file, exit, publish, log_level, control, metrics, log_format,
+                      [limits]); flags given override its values
   --log-level LEVEL   debug, info (default), warn, error or silent
   --control PATH      the control socket (\`ett status\`): default $XDG_RUNTIME_DIR/ett/ or
                       /tmp/ett-UID/, named by daemon and pid; "off" for none
@@ -89,9 +93,9 @@ http:// requests) over TLS 1.3, and prints its share string (ett://PIN@HOST:PORT
   --log-format FMT    text (default) or json: one object per line {time, level, msg}`;
 
 export const CLIENT_USAGE = `Usage: ett client --key FILE --via SHARE[,SHARE...] [--listen HOST:PORT]
-                  [--forward [BIND:]LPORT:HOST:PORT]... [--default ACTION] [--config FILE]
-                  [--transparent HOST:PORT] [--dns HOST:PORT] [--isolate-per-host]
-                  [--log-level LEVEL]
+                  [--forward [BIND:]LPORT:HOST:PORT]... [--publish [RBIND:]RPORT:LHOST:LPORT]...
+                  [--default ACTION] [--config FILE] [--transparent HOST:PORT] [--dns HOST:PORT]
+                  [--isolate-per-host] [--log-level LEVEL]
 
 Listens on one local port that speaks SOCKS5, SOCKS4/4a and HTTP proxy (CONNECT and plain http://),
 and carries each connection by the routing rules: through a route of relays (each hop its own pinned
@@ -106,6 +110,10 @@ serves browsers a proxy auto-config file at http://LISTEN/proxy.pac that follows
   --forward SPEC      [BIND:]LPORT:HOST:PORT, as ssh -L: connections to BIND:LPORT (BIND defaults to
                       127.0.0.1; IPv6 in brackets; LPORT 0 picks one) go to HOST:PORT by the default
                       path; repeat for more (replaces the config's [[forwards]])
+  --publish SPEC      [RBIND:]RPORT:LHOST:LPORT, as ssh -R: the last relay of the default route
+                      listens on RBIND:RPORT (RBIND defaults to 0.0.0.0) if its owner's publish rules
+                      allow this key, and each connection there comes back to LHOST:LPORT, connected
+                      from here; kept up while the client runs; repeat for more (replaces [[publish]])
   --listen HOST:PORT  the local proxy port (default 127.0.0.1:1080)
   --transparent H:P   a transparent port for TCP (and UDP) the kernel redirected to it (ett
                       transparent-rules prints the nftables rules): the original destination is routed
@@ -116,9 +124,9 @@ serves browsers a proxy auto-config file at http://LISTEN/proxy.pac that follows
   --isolate-per-host  stream isolation by destination too: each target host gets circuits of its
                       own (by default only a different SOCKS/HTTP proxy login does)
   --config FILE       TOML file: key, listen, via or default, [relays], [routes], [groups],
-                      [[rules]], [[forwards]], log_level, [limits], [socks_users], pac,
-                      transparent, dns, isolate, isolate_per_host, control, metrics, log_format
-                      (see README); flags given override its values
+                      [[rules]], [[forwards]], [[publish]], log_level, [limits], [socks_users],
+                      pac, transparent, dns, isolate, isolate_per_host, control, metrics,
+                      log_format (see README); flags given override its values
   --log-level LEVEL   debug, info (default), warn, error or silent
   --control PATH      the control socket (\`ett status\`): default $XDG_RUNTIME_DIR/ett/ or
                       /tmp/ett-UID/, named by daemon and pid; "off" for none

@@ -7,6 +7,7 @@ import { Census } from '../link/census.js';
 import { formatTarget, type Target } from '../wire/address.js';
 import { startForward, type ForwardHandle } from './forward.js';
 import { startMixedPort } from './mixed-port.js';
+import { ClientPublisher } from './publish.js';
 import type { ClientOptions, Forward } from './options.js';
 import { pacScript } from './pac.js';
 import { Router } from './router.js';
@@ -31,12 +32,20 @@ export interface ClientHandle {
 }
 
 /** What a reload may change in a running client (limits change in place: see config/changes.ts). */
-export type Reconfigurable = Pick<ClientOptions, 'routing' | 'forwards' | 'socksUsers'>;
+export type Reconfigurable = Pick<ClientOptions, 'routing' | 'forwards' | 'publish' | 'socksUsers'>;
 
 /** Starts the mixed port and the forwards. Rejects if one cannot be bound; links are built on first use. */
 export async function startClient(opts: ClientOptions): Promise<ClientHandle> {
   const census = opts.census ?? new Census('client');
-  const pool = new CircuitPool({ identity: opts.identity, limits: opts.limits, log: opts.log, census });
+  // INCOMING streams (published ports, §20) reach the publisher, built just below (before any link).
+  const pool = new CircuitPool({
+    identity: opts.identity,
+    limits: opts.limits,
+    log: opts.log,
+    census,
+    onIncoming: (session, stream, open) => publisher.incoming(session, stream, open),
+  });
+  const publisher = new ClientPublisher({ pool, limits: opts.limits, log: opts.log, census });
   const router = new Router({ routing: opts.routing, pool, limits: opts.limits, log: opts.log, census });
   census.groups = () => router.groupViews();
   let socksUsers = opts.socksUsers;
@@ -63,8 +72,10 @@ export async function startClient(opts: ClientOptions): Promise<ClientHandle> {
   }
   opts.log.info(`client listening on ${formatTarget(port.address)}`);
   const listeners = (): void => {
+    const published = census.listening.filter((l) => l.kind === 'published'); // the publisher's own
     census.listening.length = 0;
     census.listening.push({ kind: 'proxy', address: formatTarget(port.address) });
+    census.listening.push(...published);
     for (const { spec, handle } of forwards.values()) {
       census.listening.push({
         kind: 'forward',
@@ -75,6 +86,7 @@ export async function startClient(opts: ClientOptions): Promise<ClientHandle> {
     }
   };
   listeners();
+  publisher.start(opts.publish ?? []);
   return {
     address: port.address,
     forwards: [...forwards.values()].map((f) => f.handle.address),
@@ -93,10 +105,11 @@ export async function startClient(opts: ClientOptions): Promise<ClientHandle> {
         throw err;
       }
       // Nothing below can fail: the new configuration applies as a whole.
-      const keep = router.setRouting(
-        next.routing,
-        next.forwards.map((f) => f.action),
-      );
+      publisher.update(next.publish ?? []);
+      const keep = router.setRouting(next.routing, [
+        ...next.forwards.map((f) => f.action),
+        ...publisher.routes().map((route) => ({ kind: 'route' as const, route })),
+      ]);
       socksUsers = next.socksUsers;
       routing = next.routing;
       const now = new Map<string, { spec: Forward; handle: ForwardHandle }>();
@@ -121,6 +134,7 @@ export async function startClient(opts: ClientOptions): Promise<ClientHandle> {
     },
     async close() {
       router.close();
+      publisher.close();
       await Promise.all([port.close(), ...[...forwards.values()].map((f) => f.handle.close())]);
       await pool.close(opts.limits.shutdownGraceMs);
     },

@@ -3,7 +3,7 @@ import type { Identity } from '../identity/identity.js';
 import type { Limits } from '../limits.js';
 import type { Logger } from '../log.js';
 import type { Target } from '../wire/address.js';
-import type { Action, RoutingTable } from './rules.js';
+import type { Action, Route, RoutingTable } from './rules.js';
 
 /** Everything `startClient` needs; config/ and cli/ build it from flags and TOML. */
 export interface ClientOptions {
@@ -14,6 +14,8 @@ export interface ClientOptions {
   readonly routing: RoutingTable;
   /** Static port forwards (ssh -L style). */
   readonly forwards: readonly Forward[];
+  /** Local services published through a relay (ssh -R style, §20); none when absent. */
+  readonly publish?: readonly Publish[];
   /** If set, SOCKS5 clients must authenticate with one of these username/password pairs. */
   readonly socksUsers?: ReadonlyMap<string, string>;
   /** Serve the PAC file at GET /proxy.pac on the mixed port (default true; client/pac.ts). */
@@ -29,4 +31,13 @@ export interface Forward {
   readonly listen: Target;
   readonly to: Target;
   readonly action: Action;
+}
+
+/** A local service the last relay of `route` listens for (ssh -R): RBIND:RPORT there, LHOST:LPORT here. */
+export interface Publish {
+  /** RBIND:RPORT on the relay (RBIND an IP literal; 0.0.0.0 when not given). */
+  readonly remote: Target;
+  /** LHOST:LPORT the client connects for each connection (directly, never by the rules). */
+  readonly to: Target;
+  readonly route: Route;
 }

@@ -3,10 +3,11 @@
 // daemon is kept from the running settings) and one line per change for the log and `ett reload`,
 // those that need a restart saying so. Lines name relays, routes and users, never a password or a key.
 
-import type { Forward } from '../client/options.js';
+import type { Forward, Publish } from '../client/options.js';
 import type { Action, Route, Rule } from '../client/rules.js';
 import type { Hop } from '../circuit/circuit.js';
 import type { Limits } from '../limits.js';
+import type { PublishRule } from '../relay/publish-policy.js';
 import { formatTarget, type Target } from '../wire/address.js';
 import { shortPin } from '../wire/share-string.js';
 import type { ObserveSettings } from './observe.js';
@@ -40,6 +41,8 @@ export const LIVE_LIMITS: readonly (keyof Limits)[] = [
   'udpAssociationsPerClient',
   'joinFailuresPerSource',
   'joinFailureWindowMs',
+  'publishPortsPerClient',
+  'publishConnectionsPerPort',
 ];
 
 export interface Changes<S> {
@@ -84,6 +87,12 @@ export function relayChanges(old: RelaySettings, next: RelaySettings): Changes<R
     next.exitRules.map((r) => r.text),
     'exit policy',
   );
+  listLines(
+    lines,
+    old.publish.map(describePublishRule),
+    next.publish.map(describePublishRule),
+    'publish rules',
+  );
   const limits = limitLines(old.limits, next.limits, lines);
   if (old.logLevel !== next.logLevel) lines.push(`log_level: ${old.logLevel} -> ${next.logLevel}`);
   // The share string was printed at start: `advertise` stays as it was (absent stays absent).
@@ -116,6 +125,7 @@ export function clientChanges(old: ClientSettings, next: ClientSettings): Change
     lines.push(`default: ${actionLabel(o.default)} -> ${actionLabel(n.default)}`);
   }
   mapLines(lines, 'forward', describeForwards(o.forwards), describeForwards(n.forwards));
+  mapLines(lines, 'publish', describePublications(o.publish), describePublications(n.publish));
   const isolate = (r: typeof o): string =>
     r.isolate === undefined ? '(default)' : `[${r.isolate.join(', ')}]`;
   if (isolate(o) !== isolate(n)) lines.push(`isolate: ${isolate(o)} -> ${isolate(n)}`);
@@ -225,6 +235,18 @@ function describeForwards(forwards: readonly Forward[]): Map<string, string> {
   return new Map(
     forwards.map((f) => [formatTarget(f.listen), `-> ${formatTarget(f.to)} via ${actionLabel(f.action)}`]),
   );
+}
+
+/** A publication by where the relay listens and through which route; its local end is the value. */
+function describePublications(publish: readonly Publish[]): Map<string, string> {
+  return new Map(
+    publish.map((p) => [`${formatTarget(p.remote)} on route ${p.route.name}`, `-> ${formatTarget(p.to)}`]),
+  );
+}
+
+/** A publish rule with its pin short, as logs show peers. */
+function describePublishRule(r: PublishRule): string {
+  return r.text.replace(r.pin, shortPin(r.pin));
 }
 
 // ---- diffs ---------------------------------------------------------------------------------------

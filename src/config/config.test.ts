@@ -17,7 +17,7 @@ import {
   loadRelaySettings,
   parseConfigText,
 } from './load.js';
-import { formatCidr, parseCidr, parseForwardSpec, parsePortRange } from './values.js';
+import { formatCidr, parseCidr, parseForwardSpec, parsePortRange, parsePublishSpec } from './values.js';
 import {
   parseListen,
   validateClient,
@@ -124,6 +124,45 @@ const RELAY_CASES: Case<RelaySettings>[] = [
     error: /^exit\[0\]: must be a rule string/,
   },
   {
+    name: 'publish rules: normalized pin, ports, addresses',
+    toml:
+      RELAY_BASE +
+      `allow_any = true\npublish = ["${PIN_A_URL} ports 8000-8100 on 0.0.0.0,::1", "${PIN_B} ports 22"]\n`,
+    ok: (s) => {
+      assert.deepEqual(
+        s.publish.map((r) => r.text),
+        [`${PIN_A} ports 8000-8100 on 0.0.0.0,::1`, `${PIN_B} ports 22`],
+      );
+      assert.deepEqual([s.publish[1]!.low, s.publish[1]!.high, s.publish[1]!.binds], [22, 22, null]);
+    },
+  },
+  {
+    name: 'publish rule: its shape, without echoing the pin',
+    toml: RELAY_BASE + `allow_any = true\npublish = ["${PIN_A} port 80"]\n`,
+    error: /^publish\[0\]: expected "PIN ports LOW\[-HIGH\] \[on ADDR\[,ADDR...\]\]"$/,
+  },
+  {
+    name: 'publish rule: a backwards range',
+    toml: RELAY_BASE + `allow_any = true\npublish = ["${PIN_A} ports 90-80"]\n`,
+    error: /^publish\[0\]: ports 90-80: the range runs backwards$/,
+  },
+  {
+    name: 'publish rule: port 0 and an address that is not one',
+    toml:
+      RELAY_BASE + `allow_any = true\npublish = ["${PIN_A} ports 0-10", "${PIN_A} ports 1 on relay.lan"]\n`,
+    error: /^publish\[0\]: ports 0-10: ports are 1\.\.65535$/,
+  },
+  {
+    name: 'publish rule: a name where an address goes',
+    toml: RELAY_BASE + `allow_any = true\npublish = ["${PIN_A} ports 1 on relay.lan"]\n`,
+    error: /^publish\[0\]: on "relay\.lan": not an IP address$/,
+  },
+  {
+    name: 'publish rule: not a pin',
+    toml: RELAY_BASE + `allow_any = true\npublish = ["alice ports 80"]\n`,
+    error: /^publish\[0\]: not a pin: /,
+  },
+  {
     name: 'bad pin in allow',
     toml: RELAY_BASE + `allow = ["${PIN_A}", "abc"]\n`,
     error: /^allow\[1\]: pin must be 43 base64 characters/,
@@ -222,6 +261,58 @@ function ports(a: Action): number[] {
 }
 
 const CLIENT_CASES: Case<ClientSettings>[] = [
+  {
+    name: '[[publish]]: tables and the flag form, via a route or the default',
+    toml:
+      NAMED +
+      `[[publish]]\nremote = "0.0.0.0:8022"\nto = "127.0.0.1:22"\nvia = "short"\n` +
+      `[[publish]]\nremote = "[::]:8080"\nto = "localhost:80"\n`,
+    ok: (s) => {
+      const p = s.routing.publish;
+      assert.equal(p.length, 2);
+      assert.deepEqual(
+        [p[0]!.remote, p[0]!.to, p[0]!.route.name],
+        [{ host: '0.0.0.0', port: 8022 }, { host: '127.0.0.1', port: 22 }, 'short'],
+      );
+      assert.deepEqual(
+        [p[1]!.remote, p[1]!.to, p[1]!.route.name],
+        [{ host: '::', port: 8080 }, { host: 'localhost', port: 80 }, 'chain'],
+      );
+    },
+  },
+  {
+    name: '[[publish]] through a group is refused',
+    toml: NAMED + `[[publish]]\nremote = "0.0.0.0:8022"\nto = "127.0.0.1:22"\nvia = "safe"\n`,
+    error: /^publish\[0\]\.via: a publication goes through one route \(a relay or a route\), not a group$/,
+  },
+  {
+    name: '[[publish]] direct is refused',
+    toml: NAMED + `[[publish]]\nremote = "0.0.0.0:8022"\nto = "127.0.0.1:22"\nvia = "direct"\n`,
+    error: /^publish\[0\]\.via: a publication needs a relay to listen, not `direct`$/,
+  },
+  {
+    name: '[[publish]]: a name to bind on the relay, port 0, an unknown key, the same port twice',
+    toml: NAMED + `[[publish]]\nremote = "relay.lan:8022"\nto = "127.0.0.1:22"\n`,
+    error: /^publish\[0\]: relay side: "relay\.lan" is not an IP address to bind$/,
+  },
+  {
+    name: '[[publish]]: port 0 on the relay',
+    toml: NAMED + `[[publish]]\nremote = "0.0.0.0:0"\nto = "127.0.0.1:22"\n`,
+    error: /^publish\[0\]: relay side: give a port \(1\.\.65535\)/,
+  },
+  {
+    name: '[[publish]]: an unknown key',
+    toml: NAMED + `[[publish]]\nremote = "0.0.0.0:1"\nto = "127.0.0.1:22"\nlisten = "x"\n`,
+    error: /^publish\[0\]\.listen: unknown key \(known: remote, to, via\)$/,
+  },
+  {
+    name: '[[publish]]: the same port through the same route twice',
+    toml:
+      NAMED +
+      `[[publish]]\nremote = "0.0.0.0:1"\nto = "127.0.0.1:22"\n` +
+      `[[publish]]\nremote = "0.0.0.0:1"\nto = "127.0.0.1:80"\n`,
+    error: /^publish\[1\]: 0\.0\.0\.0:1 on route chain is also published by publish\[0\]$/,
+  },
   {
     name: 'minimal; listen defaults to 127.0.0.1:1080; via is the default route, named "via"',
     toml: CLIENT_BASE + `via = "${SHARE_A}"\n`,
@@ -860,6 +951,28 @@ test('client flag errors name the flag: --forward, --via, --default', async () =
   await assert.rejects(load({ default: 'chain' }), /^TunnelError: --default: unknown name "chain"/);
   const ok = await load({ default: 'direct', forward: ['0:h:22'] });
   assert.equal(ok.routing.forwards[0]!.action.kind, 'direct');
+});
+
+test('parsePublishSpec: ssh -R syntax; RBIND an IP address, 0.0.0.0 when left out', () => {
+  assert.deepEqual(parsePublishSpec('8022:127.0.0.1:22'), {
+    remote: { host: '0.0.0.0', port: 8022 },
+    to: { host: '127.0.0.1', port: 22 },
+  });
+  assert.deepEqual(parsePublishSpec('10.0.0.5:80:localhost:8080'), {
+    remote: { host: '10.0.0.5', port: 80 },
+    to: { host: 'localhost', port: 8080 },
+  });
+  assert.deepEqual(parsePublishSpec('[::]:443:[::1]:8443'), {
+    remote: { host: '::', port: 443 },
+    to: { host: '::1', port: 8443 },
+  });
+  assert.match(String(parsePublishSpec('8022')), /^expected \[RBIND:\]RPORT:LHOST:LPORT/);
+  assert.match(
+    String(parsePublishSpec('relay.lan:80:h:22')),
+    /^relay side: "relay\.lan" is not an IP address/,
+  );
+  assert.match(String(parsePublishSpec('0:h:22')), /^relay side: give a port/);
+  assert.match(String(parsePublishSpec('80:h:0')), /port 0/);
 });
 
 test('parseForwardSpec: ssh -L syntax', () => {

@@ -96,6 +96,19 @@ export const KEY_DOCS: Readonly<Record<string, KeyDoc>> = {
       via: 'direct, or a relay, route or group name (not block); left out: the default path',
     },
   },
+  publish: {
+    value: '["PIN ports LOW[-HIGH] [on ADDR,...]", ...] (relay) or array of tables (client)',
+    text:
+      'Relay: which client keys may have it listen for them (ssh -R), on which ports and addresses ' +
+      '(without on: any; 0.0.0.0 and :: must be named to be allowed); default none. Client: [[publish]], ' +
+      'a local service the last relay of a route listens for: each connection there comes back and is ' +
+      'connected here to its to, never by the rules.',
+    fields: {
+      remote: 'RBIND:RPORT on the relay (RBIND an IP address, 0.0.0.0 for all; port 1..65535)',
+      to: 'LHOST:LPORT, the local service this client connects',
+      via: 'a relay or route name (not a group, direct or block); left out: the default route',
+    },
+  },
   socks_users: {
     value: 'table',
     text:

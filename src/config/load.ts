@@ -170,6 +170,7 @@ export async function relayOptionsFrom(
     allow: [...new Set([...s.allow, ...s.joined])],
     allowAny: s.allowAny,
     exitRules: s.exitRules,
+    publish: s.publish,
     limits: s.limits,
     log,
   };
@@ -208,6 +209,7 @@ export async function clientOptionsFrom(
     listen: s.listen,
     routing: routingTable(s.routing),
     forwards: s.routing.forwards,
+    publish: s.routing.publish,
     ...(s.socksUsers === undefined ? {} : { socksUsers: s.socksUsers }),
     pac: s.pac,
     limits: s.limits,

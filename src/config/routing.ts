@@ -6,7 +6,7 @@
 // and why. A share string is never echoed in an error (it holds a pin); names, patterns and addresses
 // are the user's own and are quoted.
 
-import type { Forward } from '../client/options.js';
+import type { Forward, Publish } from '../client/options.js';
 import type { Action, Route, Rule, RoutingTable } from '../client/rules.js';
 import { TunnelError } from '../errors.js';
 import type { Limits } from '../limits.js';
@@ -21,8 +21,10 @@ import {
   formatPortRange,
   hostValue,
   parseCidr,
+  checkPublish,
   parseForwardSpec,
   parsePortRange,
+  parsePublishSpec,
 } from './values.js';
 
 export type { GroupAction } from './names.js';
@@ -32,6 +34,8 @@ export interface RoutingSettings {
   readonly rules: readonly Rule[];
   readonly default: Action;
   readonly forwards: readonly Forward[];
+  /** `[[publish]]` / `--publish`: local services the last relay of a route listens for (§20). */
+  readonly publish: readonly Publish[];
   /** What the configuration named, in the order written (for `ett check-config`). */
   readonly relays: ReadonlyMap<string, Hop>;
   /** Relays given their own key file, and the file (loaded at start by load.ts). */
@@ -48,6 +52,7 @@ export interface RoutingSettings {
 
 const RULE_KEYS = ['host', 'cidr', 'port', 'action', 'isolate'];
 const FORWARD_KEYS = ['listen', 'to', 'via'];
+const PUBLISH_KEYS = ['remote', 'to', 'via'];
 
 /**
  * Validates the routing keys of client inputs (`limits` gives path_length_max; `listen` is the mixed
@@ -76,12 +81,15 @@ export function validateRouting(inputs: Inputs, limits: Limits, listen: Target):
   const perHost = inputs.get('isolate_per_host');
   if (perHost !== undefined && typeof perHost.value !== 'boolean')
     throw bad(perHost, 'isolate_per_host', undefined, 'must be true or false');
+  const publishGiven = inputs.get('publish');
+  const publish = publishGiven ? publishValue(publishGiven, names, defaultAction) : [];
   return {
     ...(isolate && { isolate }),
     isolatePerHost: perHost?.value === true,
     rules,
     default: defaultAction,
     forwards,
+    publish,
     relays: names.relays,
     hopKeyFiles: names.hopKeyFiles,
     routes: names.routes,
@@ -246,4 +254,63 @@ function forwardAction(g: Given, path: string, i: number | undefined, defaultAct
   if (defaultAction.kind === 'block')
     throw bad(g, path, i, 'the default action is block; give this forward a via (a route, group or direct)');
   return defaultAction;
+}
+
+// ---- publish ------------------------------------------------------------------------------------
+
+function publishValue(g: Given, names: Names, defaultAction: Action): Publish[] {
+  if (!Array.isArray(g.value)) throw bad(g, 'publish', undefined, 'must be an array of tables ([[publish]])');
+  const seen = new Map<string, string>();
+  return g.value.map((p: unknown, i) => {
+    const path = `publish[${i}]`;
+    let remote: Target;
+    let to: Target;
+    let action: Action = defaultAction;
+    let viaPath: string | undefined;
+    if (typeof p === 'string') {
+      const spec = parsePublishSpec(p);
+      if (typeof spec === 'string') throw bad(g, 'publish', i, `${JSON.stringify(p)}: ${spec}`);
+      ({ remote, to } = spec);
+    } else if (isTable(p)) {
+      for (const key of Object.keys(p)) {
+        if (!PUBLISH_KEYS.includes(key))
+          throw bad(g, `${path}.${key}`, undefined, `unknown key (known: ${PUBLISH_KEYS.join(', ')})`);
+      }
+      if (typeof p.remote !== 'string')
+        throw bad(g, `${path}.remote`, undefined, 'needs "RBIND:RPORT", where the relay listens');
+      const r = parseListen(p.remote);
+      if (typeof r === 'string')
+        throw bad(g, `${path}.remote`, undefined, `${JSON.stringify(p.remote)}: ${r}`);
+      if (typeof p.to !== 'string')
+        throw bad(g, `${path}.to`, undefined, 'needs "LHOST:LPORT", the local service');
+      try {
+        to = parseTarget(p.to);
+      } catch (err) {
+        throw bad(g, `${path}.to`, undefined, `${JSON.stringify(p.to)}: ${reasonOf(err)}`);
+      }
+      remote = r;
+      const ok = checkPublish(remote, to);
+      if (ok !== true) throw bad(g, path, undefined, ok);
+      if (p.via !== undefined) {
+        viaPath = `${path}.via`;
+        action = names.action(g, viaPath, undefined, p.via);
+      }
+    } else {
+      throw bad(g, 'publish', i, 'must be a table with remote, to and via, or "[RBIND:]RPORT:LHOST:LPORT"');
+    }
+    if (action.kind !== 'route') {
+      const why =
+        action.kind === 'group'
+          ? 'a publication goes through one route (a relay or a route), not a group'
+          : `a publication needs a relay to listen, not \`${action.kind}\``;
+      throw viaPath
+        ? bad(g, viaPath, undefined, why)
+        : bad(g, 'publish', i, `${why}; give it a via (or --via)`);
+    }
+    const key = `${formatTarget(remote)} on route ${action.route.name}`;
+    const clash = seen.get(key);
+    if (clash !== undefined) throw bad(g, 'publish', i, `${key} is also published by ${clash}`);
+    seen.set(key, g.origin.kind === 'flag' ? where(g, 'publish', i) : path);
+    return Object.freeze({ remote, to, route: action.route });
+  });
 }

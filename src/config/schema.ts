@@ -12,6 +12,7 @@ import { TunnelError } from '../errors.js';
 import { DEFAULT_LIMITS, LIMIT_NAMES, type Limits } from '../limits.js';
 import type { LogLevel } from '../log.js';
 import { parseExitRule, type ExitRule } from '../relay/exit-policy.js';
+import { parsePublishRule, type PublishRule } from '../relay/publish-policy.js';
 import type { Target } from '../wire/address.js';
 import { normalizePin } from '../wire/share-string.js';
 import {
@@ -44,6 +45,7 @@ export const KEYS: Readonly<Record<Role, readonly string[]>> = {
     'allow_any',
     'allow_file',
     'exit',
+    'publish',
     'log_level',
     'limits',
     ...OBSERVE_KEYS,
@@ -58,6 +60,7 @@ export const KEYS: Readonly<Record<Role, readonly string[]>> = {
     'groups',
     'rules',
     'forwards',
+    'publish',
     'log_level',
     'limits',
     'socks_users',
@@ -90,6 +93,8 @@ export interface RelaySettings {
   /** The pins in the allow file when it was read (load.ts fills it in; validateRelay leaves it empty). */
   readonly joined: readonly string[];
   readonly exitRules: readonly ExitRule[];
+  /** Who may publish which ports here (`publish = ["PIN ports LOW-HIGH [on ADDR]"]`, §20); default none. */
+  readonly publish: readonly PublishRule[];
   readonly logLevel: LogLevel;
   readonly limits: Limits;
   /** control, metrics, log_format (config/observe.ts). */
@@ -155,6 +160,7 @@ export function validateRelay(inputs: Inputs): RelaySettings {
     ...(allowFile === undefined ? {} : { allowFile }),
     joined: [],
     exitRules: optionalList(inputs, 'exit').map(([g, v, i]) => exitRuleValue(g, v, i)),
+    publish: optionalList(inputs, 'publish').map(([g, v, i]) => publishRuleValue(g, v, i)),
     logLevel: logLevelValue(inputs),
     limits: limitsValue(inputs),
     observe: observeValue(inputs),
@@ -298,6 +304,17 @@ function exitRuleValue(g: Given, v: unknown, i: number | undefined): ExitRule {
     const message = reasonOf(err);
     const reason = message.startsWith(prefix) ? message.slice(prefix.length) : message;
     throw bad(g, 'exit', i, `${JSON.stringify(v)}: ${reason}`);
+  }
+}
+
+function publishRuleValue(g: Given, v: unknown, i: number | undefined): PublishRule {
+  if (typeof v !== 'string')
+    throw bad(g, 'publish', i, 'must be a rule string such as "PIN ports 8000-8100 [on ADDR]"');
+  try {
+    return parsePublishRule(v);
+  } catch (err) {
+    // Not echoed: the rule holds a pin.
+    throw bad(g, 'publish', i, reasonOf(err));
   }
 }
 

@@ -85,6 +85,12 @@ export function showClient(s: ClientSettings, pin?: string): string {
       out.push(`# via: the default, ${describeAction(f.action)}`);
     else out.push(`via = ${str(actionName(f.action))}${comment(f.action)}`);
   }
+  for (const p of r.publish) {
+    out.push('', '[[publish]]', `remote = ${str(formatTarget(p.remote))}`, `to = ${str(formatTarget(p.to))}`);
+    const action = { kind: 'route' as const, route: p.route };
+    if (p.route === r.via) out.push(`# via: the default, ${describeAction(action)}`);
+    else out.push(`via = ${str(actionName(action))}${comment(action)}`);
+  }
   if (s.socksUsers !== undefined) {
     out.push('', '[socks_users]');
     for (const user of s.socksUsers.keys()) out.push(`${key(user)} = ${str(REDACTED)}`);
@@ -106,6 +112,8 @@ export function showRelay(s: RelaySettings, pin?: string): string {
     out.push(`allow_file = ${str(s.allowFile)}  # ${s.joined.length} key(s) joined`);
   if (s.exitRules.length === 0) out.push('exit = []  # only the defaults (see README, "The exit policy")');
   else out.push('exit = [', ...s.exitRules.map((e) => `  ${str(e.text)},`), ']  # then the defaults');
+  if (s.publish.length === 0) out.push('publish = []  # no client key may publish a port');
+  else out.push('publish = [', ...s.publish.map((p) => `  ${str(p.text)},`), ']');
   out.push(`log_level = ${str(s.logLevel)}`, ...showObserve(s.observe), '', ...limitsTable(s.limits));
   return out.join('\n') + '\n';
 }

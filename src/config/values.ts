@@ -126,3 +126,27 @@ export function parseForwardSpec(text: string): { listen: Target; to: Target } |
     return `target: ${reasonOf(err)}`;
   }
 }
+
+/**
+ * ssh -R syntax for `--publish`: `[RBIND:]RPORT:LHOST:LPORT`; RBIND (an IP address on the relay) is
+ * 0.0.0.0 when left out, IPv6 in brackets; RPORT and LPORT 1..65535. Returns the reason as a string on
+ * failure.
+ */
+export function parsePublishSpec(text: string): { remote: Target; to: Target } | string {
+  const shape = 'expected [RBIND:]RPORT:LHOST:LPORT (IPv6 in brackets)';
+  // Three fields read as RPORT:LHOST:LPORT on 0.0.0.0; else the four-field form as given.
+  const short = parseForwardSpec(`0.0.0.0:${text}`);
+  const spec = typeof short === 'string' ? parseForwardSpec(text) : short;
+  if (typeof spec === 'string')
+    return spec.replace(/expected \[BIND:\]LPORT:HOST:PORT \(IPv6 in brackets\)/, shape);
+  const checked = checkPublish(spec.listen, spec.to);
+  return typeof checked === 'string' ? checked : { remote: spec.listen, to: spec.to };
+}
+
+/** A publication's two ends: RBIND an IP literal, both ports 1..65535. The reason as a string if not. */
+export function checkPublish(remote: Target, to: Target): true | string {
+  if (parseIp(remote.host) === null) return `relay side: "${remote.host}" is not an IP address to bind`;
+  if (remote.port === 0) return 'relay side: give a port (1..65535); the relay owner grants ports by number';
+  if (to.port === 0) return 'local side: port 0 is not a service';
+  return true;
+}

@@ -64,8 +64,8 @@ export interface GroupView {
 }
 
 export interface ListenerView {
-  /** 'relay' (TLS), 'proxy' (the client's SOCKS/HTTP port) or 'forward'. */
-  readonly kind: 'relay' | 'proxy' | 'forward';
+  /** 'relay' (TLS), 'proxy' (the client's SOCKS/HTTP port), 'forward', or a port 'published' (§20). */
+  readonly kind: 'relay' | 'proxy' | 'forward' | 'published';
   readonly address: string;
   /** A forward's target and path. */
   readonly to?: string;

@@ -10,7 +10,13 @@
 //   |  1  |  1   | Variable |    2     | rest of the frame    |
 //   +-----+------+----------+----------+----------------------+
 //   CMD 0x01 = CONNECT; 0x03 = UDP ASSOCIATE (address 0.0.0.0:0, unused: each datagram record on the
-//   stream names its own destination, see wire/udp.ts).
+//   stream names its own destination, see wire/udp.ts);
+//   0x04 = PUBLISH (client → relay; address RBIND:RPORT, an IP literal and a port 1..65535: "listen
+//   there for me"; result 0 = listening, and the stream then stays open, carrying no data, for as long
+//   as the port is published: either side ending or resetting it ends the publication);
+//   0x05 = INCOMING (relay → client, on an even stream id: one connection accepted on a published
+//   port; address the RBIND:RPORT exactly as the PUBLISH gave it, so the client knows which of its
+//   publications it is; result 0 = the client connected its local service). DESIGN.md §20.
 //
 // Result: the first DATA frame the accepting side sends on a stream carries the ACK flag and starts
 // with one byte, the result: 0 = connected, anything else a code of the error table (errors.ts). A
@@ -25,6 +31,9 @@ import { decodeSocksAddress, encodeSocksAddress, type Target } from '../wire/add
 
 export const OPEN_CONNECT = 0x01;
 export const OPEN_UDP = 0x03;
+export const OPEN_PUBLISH = 0x04;
+export const OPEN_INCOMING = 0x05;
+const KNOWN_COMMANDS: ReadonlySet<number> = new Set([OPEN_CONNECT, OPEN_UDP, OPEN_PUBLISH, OPEN_INCOMING]);
 /** The address a UDP ASSOCIATE OPEN carries. */
 export const UDP_OPEN_TARGET = Object.freeze({ host: '0.0.0.0', port: 0 });
 
@@ -45,13 +54,14 @@ export function encodeOpen(open: Open): Buffer {
 /**
  * Reads an OPEN header from the start of a SYN payload, which must hold all of it. Throws
  * TunnelError: 'bad-request' for a truncated header, 'command-unsupported' for a CMD other than
- * CONNECT and UDP ASSOCIATE, 'address-type' for a bad address.
+ * CONNECT, UDP ASSOCIATE, PUBLISH and INCOMING, 'address-type' for a bad address. Which side may send
+ * which command is the receiver's check (the relay serves CONNECT, UDP and PUBLISH; a client only
+ * INCOMING).
  */
 export function decodeOpen(payload: Uint8Array): { open: Open; bytesUsed: number } {
   if (payload.length < 1) throw new TunnelError('bad-request', 'empty OPEN header');
   const command = payload[0]!;
-  if (command !== OPEN_CONNECT && command !== OPEN_UDP)
-    throw new TunnelError('command-unsupported', `OPEN command ${command}`);
+  if (!KNOWN_COMMANDS.has(command)) throw new TunnelError('command-unsupported', `OPEN command ${command}`);
   const addr = decodeSocksAddress(payload, 1);
   if (addr === null) throw new TunnelError('bad-request', 'truncated OPEN header');
   return { open: { command, target: addr.value }, bytesUsed: 1 + addr.bytesUsed };

@@ -452,3 +452,17 @@ test('small payloads that wait for a paused reader are gathered; every byte arri
 async function waitForBytes(n: () => number, atLeast: number): Promise<void> {
   for (let i = 0; i < 500 && n() < atLeast; i++) await new Promise((r) => setTimeout(r, 10));
 }
+
+test('probe: true when the peer answers, false when it has gone silent or the link is closed', async () => {
+  const p = await sessionPair();
+  try {
+    assert.equal(await p.server.probe(10_000), true);
+    assert.equal(await p.client.probe(10_000), true);
+    p.rawClient.pause(); // the client reads nothing more, so it answers no PING
+    assert.equal(await p.server.probe(300), false);
+    p.client.destroy();
+    assert.equal(await p.client.probe(10_000), false);
+  } finally {
+    p.done();
+  }
+});

@@ -62,6 +62,7 @@ export class Session extends EventEmitter implements StreamHost {
   private buffered = 0;
   private readonly writer: LinkWriter;
   private lastHeardAt = performance.now(); // when bytes last arrived from the peer
+  private readonly heard = new Set<() => void>(); // probe() callers waiting for the peer's next bytes
   private goneAway = false; // we sent GO_AWAY
   private peerGoneAway = false; // the peer sent GO_AWAY
   private closed = false;
@@ -114,7 +115,7 @@ export class Session extends EventEmitter implements StreamHost {
   private resetIdleStreams(idleMs: number): void {
     const now = performance.now();
     for (const s of [...this.streams.values()]) {
-      if (now - s.lastActive > idleMs) {
+      if (!s.keepWhenIdle && now - s.lastActive > idleMs) {
         this.opts.log.debug(`link ${this.opts.peer}: stream ${s.id} idle for ${idleMs} ms, reset`);
         s.destroy(new TunnelError('timeout', `stream ${s.id} idle for ${idleMs} ms`));
       }
@@ -219,6 +220,9 @@ export class Session extends EventEmitter implements StreamHost {
 
   private onChunk(chunk: Buffer): void {
     this.lastHeardAt = performance.now();
+    if (this.heard.size > 0) {
+      for (const h of [...this.heard]) h();
+    }
     this.bytesRead += chunk.length;
     let frames: Frame[];
     try {
@@ -338,6 +342,28 @@ export class Session extends EventEmitter implements StreamHost {
 
   get readGate(): ReadGate {
     return this.writer.gate;
+  }
+
+  /**
+   * Is the peer still there? Sends a PING (unless one is out) and resolves true as soon as any bytes
+   * arrive from the peer, false after ms or when the link closes first. Never rejects.
+   */
+  probe(ms: number): Promise<boolean> {
+    if (this.closed) return Promise.resolve(false);
+    this.ping();
+    return new Promise((resolve) => {
+      const done = (alive: boolean): void => {
+        clearTimeout(timer);
+        this.heard.delete(onHeard);
+        this.off('close', onClose);
+        resolve(alive);
+      };
+      const onHeard = (): void => done(true);
+      const onClose = (): void => done(false);
+      const timer = setTimeout(() => done(false), ms);
+      this.heard.add(onHeard);
+      this.once('close', onClose);
+    });
   }
 
   private ping(): void {

@@ -60,6 +60,21 @@ export interface StreamHost {
 
 type State = 'opening' | 'accepting' | 'open';
 
+/** Longest reason a failure result carries after its code, bytes. */
+export const REASON_MAX = 255;
+
+/** A refusal's reason as it goes on the wire: printable ASCII only (others become '?'), at most REASON_MAX. Pure. */
+export function encodeReason(reason: string): Buffer {
+  return Buffer.from(reason.replace(/[^\x20-\x7e]/g, '?').slice(0, REASON_MAX), 'latin1');
+}
+
+/** The reason after a failure's code (bytes after REASON_MAX ignored), made printable ASCII. Pure. */
+export function decodeReason(bytes: Uint8Array): string {
+  return Buffer.from(bytes.subarray(0, REASON_MAX))
+    .toString('latin1')
+    .replace(/[^\x20-\x7e]/g, '?');
+}
+
 export class MuxStream extends Duplex {
   readonly id: number;
   private state: State;
@@ -86,6 +101,8 @@ export class MuxStream extends Duplex {
   private sentPayload = false;
   /** When data last moved either way (performance.now()), for the link's idle sweep. */
   lastActive = performance.now();
+  /** Exempt from the idle sweep: a publication's control stream carries no data by design (§20). */
+  keepWhenIdle = false;
   /** Payload bytes received and sent (OPEN header and result byte not counted), for `ett status`. */
   bytesReceived = 0;
   bytesSent = 0;
@@ -146,18 +163,23 @@ export class MuxStream extends Duplex {
     if (final) this._final(final);
   }
 
-  /** Accepting side: the destination could not be reached; sends ACK|RST with the code and ends. */
-  reject(code: ErrorCode): void {
+  /**
+   * Accepting side: the destination could not be reached; sends ACK|RST with the code and ends. A
+   * reason (the relay's publish refusals give one) follows the code in the same frame: printable ASCII,
+   * cut to REASON_MAX bytes; the opener's error message carries it.
+   */
+  reject(code: ErrorCode, reason?: string): void {
     if (this.state !== 'accepting' || this.destroyed) return;
-    this.sendResult(code);
+    this.sendResult(code, reason);
     this.resetByPeer = true; // nothing more to send: the result frame already carries RST
-    this.destroy(new TunnelError(code, 'stream rejected'));
+    this.destroy(new TunnelError(code, reason ?? 'stream rejected'));
   }
 
-  private sendResult(code: ErrorCode): void {
+  private sendResult(code: ErrorCode, reason?: string): void {
     this.state = 'open';
     if (this.host.alive) {
-      this.host.sendFrame(TYPE_DATA, FLAG_ACK | FLAG_RST, this.id, 1, Buffer.of(ERROR_TABLE[code].mux));
+      const payload = Buffer.concat([Buffer.of(ERROR_TABLE[code].mux), encodeReason(reason ?? '')]);
+      this.host.sendFrame(TYPE_DATA, FLAG_ACK | FLAG_RST, this.id, payload.length, payload);
     }
   }
 
@@ -200,8 +222,9 @@ export class MuxStream extends Duplex {
       payload = payload.subarray(1);
       if (result !== MUX_RESULT_OK) {
         const code = codeFromMuxResult(result);
+        const reason = decodeReason(payload);
         this.resetByPeer = true;
-        this.destroy(new TunnelError(code, `relay answered ${code}`));
+        this.destroy(new TunnelError(code, `relay answered ${code}${reason === '' ? '' : `: ${reason}`}`));
         return;
       }
       this.state = 'open';

@@ -19,7 +19,7 @@ import { Census, linkMeter } from '../link/census.js';
 import { Session } from '../link/session.js';
 import { splice } from '../link/splice.js';
 import type { MuxStream } from '../link/stream.js';
-import { OPEN_UDP, type Open } from '../link/open.js';
+import { OPEN_INCOMING, OPEN_PUBLISH, OPEN_UDP, type Open } from '../link/open.js';
 import { createPortConnection } from '../proxy/connection.js';
 import type { Dialer } from '../proxy/dialer.js';
 import { createHttpProxy } from '../proxy/http-proxy.js';
@@ -31,6 +31,7 @@ import { ClientBook, type Dial } from './clients.js';
 import { buildExitPolicy, type ExitRule } from './exit-policy.js';
 import { dialExit } from './exit.js';
 import { JoinFailures, serveJoin } from './join.js';
+import { Publisher } from './publisher.js';
 import { serveUdpAssociation } from './udp-exit.js';
 import type { RelayOptions } from './options.js';
 
@@ -53,7 +54,7 @@ export interface RelayHandle {
 }
 
 /** What a reload may change in a running relay (limits change in place: see config/changes.ts). */
-export type Reconfigurable = Pick<RelayOptions, 'allow' | 'allowAny' | 'exitRules'>;
+export type Reconfigurable = Pick<RelayOptions, 'allow' | 'allowAny' | 'exitRules' | 'publish'>;
 
 /** Starts listening. Rejects if the address cannot be bound; after that, no peer can stop it. */
 export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
@@ -96,6 +97,8 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
   const frontEnd = { dialer: exitDialer, limits, log };
   const httpProxy = createHttpProxy(frontEnd);
   const clients = new ClientBook(limits);
+  let publishRules = opts.publish ?? [];
+  const publisher = new Publisher({ rules: () => publishRules, limits, log, census });
   const sessions = new Set<Session>();
   // Every authorized TLS connection and its client's pin (and session in mux mode), so close() ends them
   // all and a reload finds the links of removed keys.
@@ -229,6 +232,14 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
       log,
       peer,
       onStream: (stream, open) => {
+        if (open.command === OPEN_PUBLISH) {
+          publisher.serve(stream, open, pin, session);
+          return;
+        }
+        if (open.command === OPEN_INCOMING) {
+          stream.reject('command-unsupported', 'a relay takes no INCOMING stream');
+          return;
+        }
         if (open.command !== OPEN_UDP) {
           serveOpen(stream, open, dialAsClient, { log, census, peer });
           return;
@@ -303,6 +314,8 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
       ownerRules = new Set(next.exitRules.map((r) => r.text));
       allow = next.allow;
       allowAny = next.allowAny;
+      publishRules = next.publish ?? [];
+      publisher.recheck();
       for (const [sock, held] of sockets) {
         if (isAllowed(held.pin)) continue;
         log.info(`link closed: client ${shortPin(held.pin)}: its key is no longer allowed (reload)`);
@@ -315,6 +328,7 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
     // then ends whatever is left. Never rejects.
     close: async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      publisher.close();
       await Promise.all([...sessions].map((s) => s.shutdown(limits.shutdownGraceMs)));
       for (const s of sockets.keys()) s.destroy();
       await closed;

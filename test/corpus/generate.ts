@@ -478,12 +478,13 @@ function mux(): MuxEntry[] {
     hex: '050100' + '00'.repeat(9),
     expect: 'protocol',
   });
-  // OPEN header (decodeOpen). Result bytes: errors.ts mux column.
+  // OPEN header (decodeOpen). Result bytes: errors.ts mux column. 0x04 PUBLISH and 0x05 INCOMING decode
+  // (which side may send them is the receiver's check).
   const open = (name: string, hex: string, code: string, result: number): void => {
     out.push({ name: `OPEN ${name}`, kind: 'open', hex, expect: code, result });
   };
   open('empty', '', 'bad-request', 9);
-  for (const cmd of [0x00, 0x02, 0x04, 0x05, 0x7f, 0xff]) {
+  for (const cmd of [0x00, 0x02, 0x06, 0x7f, 0xff]) {
     open(`CMD 0x${hx(cmd)}`, h(cmd, '01 7f000001 0050'), 'command-unsupported', 7);
   }
   const full = h('01 03 0b', utf8('example.com'), '01bb');
