@@ -40,7 +40,7 @@ export interface PublisherOptions {
 }
 
 /** What identifies one publication across a reload: where the relay listens, and through which relays. */
-export function publicationKey(p: Publish): string {
+function publicationKey(p: Publish): string {
   return `${formatTarget(p.remote)} via ${routeKey(p.route.relays)}`;
 }
 
@@ -102,11 +102,6 @@ export class ClientPublisher {
   /** The routes publications use, so a reload's pool does not close their circuits. */
   routes(): Publish['route'][] {
     return [...this.running.values()].map((r) => r.spec.route);
-  }
-
-  /** True while the publication of spec holds its port on the relay. */
-  published(spec: Publish): boolean {
-    return this.running.get(publicationKey(spec))?.control?.connected ?? false;
   }
 
   private stop(r: Running, why: string): void {
