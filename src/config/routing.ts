@@ -152,10 +152,7 @@ function rulesValue(g: Given, names: Names): Rule[] {
   return g.value.map((r: unknown, i) => {
     const path = `rules[${i}]`;
     if (!isTable(r)) throw bad(g, path, undefined, 'must be a table with host, cidr or port, and action');
-    for (const key of Object.keys(r)) {
-      if (!RULE_KEYS.includes(key))
-        throw bad(g, `${path}.${key}`, undefined, `unknown key (known: ${RULE_KEYS.join(', ')})`);
-    }
+    onlyKeys(g, path, r, RULE_KEYS);
     const hosts = r.host === undefined ? undefined : criterion(g, `${path}.host`, r.host, hostValue);
     const cidrs = r.cidr === undefined ? undefined : criterion(g, `${path}.cidr`, r.cidr, parseCidr);
     const ports = r.port === undefined ? undefined : criterion(g, `${path}.port`, r.port, parsePortRange);
@@ -205,22 +202,9 @@ function forwardsValue(g: Given, names: Names, defaultAction: Action, listen: Ta
       if (typeof spec === 'string') throw bad(g, 'forwards', i, `${JSON.stringify(f)}: ${spec}`);
       forward = { ...spec, action: forwardAction(g, 'forwards', i, defaultAction) };
     } else if (isTable(f)) {
-      for (const key of Object.keys(f)) {
-        if (!FORWARD_KEYS.includes(key))
-          throw bad(g, `${path}.${key}`, undefined, `unknown key (known: ${FORWARD_KEYS.join(', ')})`);
-      }
-      if (typeof f.listen !== 'string')
-        throw bad(g, `${path}.listen`, undefined, 'needs "HOST:PORT" (port 0 picks one)');
-      const bind = parseListen(f.listen);
-      if (typeof bind === 'string')
-        throw bad(g, `${path}.listen`, undefined, `${JSON.stringify(f.listen)}: ${bind}`);
-      if (typeof f.to !== 'string') throw bad(g, `${path}.to`, undefined, 'needs "HOST:PORT", the target');
-      let to: Target;
-      try {
-        to = parseTarget(f.to);
-      } catch (err) {
-        throw bad(g, `${path}.to`, undefined, `${JSON.stringify(f.to)}: ${reasonOf(err)}`);
-      }
+      onlyKeys(g, path, f, FORWARD_KEYS);
+      const bind = listenAt(g, `${path}.listen`, f.listen, 'needs "HOST:PORT" (port 0 picks one)');
+      const to = targetAt(g, `${path}.to`, f.to, 'needs "HOST:PORT", the target');
       const action =
         f.via === undefined
           ? forwardAction(g, path, undefined, defaultAction)
@@ -272,23 +256,9 @@ function publishValue(g: Given, names: Names, defaultAction: Action): Publish[] 
       if (typeof spec === 'string') throw bad(g, 'publish', i, `${JSON.stringify(p)}: ${spec}`);
       ({ remote, to } = spec);
     } else if (isTable(p)) {
-      for (const key of Object.keys(p)) {
-        if (!PUBLISH_KEYS.includes(key))
-          throw bad(g, `${path}.${key}`, undefined, `unknown key (known: ${PUBLISH_KEYS.join(', ')})`);
-      }
-      if (typeof p.remote !== 'string')
-        throw bad(g, `${path}.remote`, undefined, 'needs "RBIND:RPORT", where the relay listens');
-      const r = parseListen(p.remote);
-      if (typeof r === 'string')
-        throw bad(g, `${path}.remote`, undefined, `${JSON.stringify(p.remote)}: ${r}`);
-      if (typeof p.to !== 'string')
-        throw bad(g, `${path}.to`, undefined, 'needs "LHOST:LPORT", the local service');
-      try {
-        to = parseTarget(p.to);
-      } catch (err) {
-        throw bad(g, `${path}.to`, undefined, `${JSON.stringify(p.to)}: ${reasonOf(err)}`);
-      }
-      remote = r;
+      onlyKeys(g, path, p, PUBLISH_KEYS);
+      remote = listenAt(g, `${path}.remote`, p.remote, 'needs "RBIND:RPORT", where the relay listens');
+      to = targetAt(g, `${path}.to`, p.to, 'needs "LHOST:LPORT", the local service');
       const ok = checkPublish(remote, to);
       if (ok !== true) throw bad(g, path, undefined, ok);
       if (p.via !== undefined) {
@@ -313,4 +283,32 @@ function publishValue(g: Given, names: Names, defaultAction: Action): Publish[] 
     seen.set(key, g.origin.kind === 'flag' ? where(g, 'publish', i) : path);
     return Object.freeze({ remote, to, route: action.route });
   });
+}
+
+// ---- table fields shared by [[rules]], [[forwards]] and [[publish]] -------------------------------
+
+/** A table holds only the known keys; the first other one is an error naming it. */
+function onlyKeys(g: Given, path: string, table: Record<string, unknown>, known: readonly string[]): void {
+  for (const key of Object.keys(table)) {
+    if (!known.includes(key))
+      throw bad(g, `${path}.${key}`, undefined, `unknown key (known: ${known.join(', ')})`);
+  }
+}
+
+/** An address to bind (parseListen) at path; `need` says what is expected when it is not a string. */
+function listenAt(g: Given, path: string, value: unknown, need: string): Target {
+  if (typeof value !== 'string') throw bad(g, path, undefined, need);
+  const bind = parseListen(value);
+  if (typeof bind === 'string') throw bad(g, path, undefined, `${JSON.stringify(value)}: ${bind}`);
+  return bind;
+}
+
+/** A HOST:PORT to connect (parseTarget) at path; `need` as for listenAt. */
+function targetAt(g: Given, path: string, value: unknown, need: string): Target {
+  if (typeof value !== 'string') throw bad(g, path, undefined, need);
+  try {
+    return parseTarget(value);
+  } catch (err) {
+    throw bad(g, path, undefined, `${JSON.stringify(value)}: ${reasonOf(err)}`);
+  }
 }
