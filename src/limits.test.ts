@@ -5,8 +5,9 @@ import { DEFAULT_LIMITS, OPEN_FILES_RESERVE, openFilesNeeded, withLimits } from 
 
 test('openFilesNeeded: the documented sums, for the defaults', () => {
   // links_max 4096 + handshakes_in_flight 512 + exit_sockets_per_client 16384
-  // + udp_associations_per_client 256 + control_connections_max 16 + reserve 64
-  assert.equal(openFilesNeeded(DEFAULT_LIMITS, 'relay'), 21_328);
+  // + udp_associations_per_client 256 + publish_ports_per_client 16 × (1 listener
+  // + publish_connections_per_port 256) + control_connections_max 16 + reserve 64
+  assert.equal(openFilesNeeded(DEFAULT_LIMITS, 'relay'), 25_440);
   // streams_per_link 16384 + path_length_max 8 + control_connections_max 16 + reserve 64
   assert.equal(openFilesNeeded(DEFAULT_LIMITS, 'client'), 16_472);
   assert.equal(OPEN_FILES_RESERVE, 64);
@@ -23,6 +24,13 @@ test('openFilesNeeded: follows each limit it counts, and no other', () => {
     const l = withLimits({ [name]: DEFAULT_LIMITS[name] + 10 });
     assert.equal(openFilesNeeded(l, 'relay'), base + 10, name);
   }
+  // A published port is its listener and its connections.
+  assert.equal(openFilesNeeded(withLimits({ publishPortsPerClient: 17 }), 'relay'), base + 257);
+  assert.equal(openFilesNeeded(withLimits({ publishConnectionsPerPort: 257 }), 'relay'), base + 16);
+  assert.equal(
+    openFilesNeeded(withLimits({ publishPortsPerClient: 0 }), 'client'),
+    openFilesNeeded(DEFAULT_LIMITS, 'client'),
+  );
   assert.equal(
     openFilesNeeded(withLimits({ streamsPerLink: 1 }), 'relay'),
     base,

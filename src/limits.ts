@@ -151,8 +151,9 @@ export const OPEN_FILES_RESERVE = 64;
  * The open-files limit (RLIMIT_NOFILE) that lets a daemon reach its limits rather than run out of
  * descriptors first. One formula, used by the start-up warning and matched by the systemd units:
  * - relay: every link (`linksMax`) and handshake (`handshakesInFlight`) at once, one client key's full
- *   share of exit sockets (`exitSocketsPerClient`) and UDP associations (`udpAssociationsPerClient`),
- *   the control connections, and the reserve;
+ *   share of exit sockets (`exitSocketsPerClient`), UDP associations (`udpAssociationsPerClient`) and
+ *   published ports (`publishPortsPerClient` listeners, each with `publishConnectionsPerPort`
+ *   connections), the control connections, and the reserve;
  * - client: one link's full share of streams (`streamsPerLink`, one application socket each), a link per
  *   hop of the longest route (`pathLengthMax`), the control connections, and the reserve.
  * Several keys at their full share need more; this is the floor below which the defaults cannot be met.
@@ -165,6 +166,7 @@ export function openFilesNeeded(limits: Limits, role: 'relay' | 'client'): numbe
     limits.handshakesInFlight +
     limits.exitSocketsPerClient +
     limits.udpAssociationsPerClient +
+    limits.publishPortsPerClient * (1 + limits.publishConnectionsPerPort) +
     control
   );
 }

@@ -168,6 +168,8 @@ test('open-files limit of 1024 with limits that fit in it: no warning', async ()
     'handshakes_in_flight = 16',
     'exit_sockets_per_client = 500',
     'udp_associations_per_client = 16',
+    'publish_ports_per_client = 1',
+    'publish_connections_per_port = 64',
   ]);
   const err = await startupStderr(['relay', '--config', file], 1024);
   assert.doesNotMatch(err, /open-files limit/);
@@ -183,6 +185,8 @@ test('a reload that raises the limits past the open-files limit: the warning the
     'handshakes_in_flight = 16',
     'exit_sockets_per_client = 500',
     'udp_associations_per_client = 16',
+    'publish_ports_per_client = 1',
+    'publish_connections_per_port = 64',
   ];
   const file = await writeConfig('grow.toml', [...small, 'links_max = 100']);
   const relay = spawnEtt(cleanup, ['relay', '--config', file], 1024);
@@ -196,6 +200,8 @@ test('a reload that raises the limits past the open-files limit: the warning the
       handshakesInFlight: 16,
       exitSocketsPerClient: 500,
       udpAssociationsPerClient: 16,
+      publishPortsPerClient: 1,
+      publishConnectionsPerPort: 64,
       linksMax: 5000,
     },
     'relay',
