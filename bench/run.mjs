@@ -202,7 +202,7 @@ async function latency(port, tport) {
     s.destroy();
   }
   ms.sort((a, b) => a - b);
-  const q = (p) => ms[Math.min(ms.length - 1, Math.floor(p * ms.length))];
+  const q = (p) => (ms.length === 0 ? NaN : ms[Math.min(ms.length - 1, Math.floor(p * ms.length))]);
   return { p50: q(0.5), p99: q(0.99) };
 }
 
@@ -333,14 +333,19 @@ async function scenario(name, hops, tport) {
   await latency(port, tport); // warm-up: builds the circuit
   const res = { scenario: name, hops };
   const phase = (p) => process.stderr.write(`bench: ${name}: ${p}\n`);
-  let c0 = cpuSeconds(pids);
+  // CPU per process too (client first, then relays in route order): where each added hop's cost goes.
+  const each = () => pids.map((pid) => cpuSeconds([pid]));
+  const since = (c0) => each().map((c, i) => c - c0[i]);
+  let c0 = each();
   phase('bulk down');
   res.downSecs = await bulkDown(port, tport);
-  res.downCpu = cpuSeconds(pids) - c0;
-  c0 = cpuSeconds(pids);
+  res.downCpuEach = since(c0);
+  res.downCpu = res.downCpuEach.reduce((a, b) => a + b, 0);
+  c0 = each();
   phase('bulk up');
   res.upSecs = await bulkUp(port, tport);
-  res.upCpu = cpuSeconds(pids) - c0;
+  res.upCpuEach = since(c0);
+  res.upCpu = res.upCpuEach.reduce((a, b) => a + b, 0);
   phase('latency');
   res.latency = await latency(port, tport);
   phase('burst');
@@ -417,8 +422,11 @@ async function main() {
         `up ${ratio((r) => r.upSecs)}; open p50 ratio ${ratio((r) => r.latency.p50)}`,
     );
   }
+  const per = (xs) => xs.map((c) => (c / gib).toFixed(2)).join('/');
+  for (const r of results)
+    lines.push(`${r.scenario}: CPU s/GiB per process down ${per(r.downCpuEach)}, up ${per(r.upCpuEach)}`);
   console.log(lines.join('\n'));
-  console.log('(RSS per process: client first, then relays in route order)');
+  console.log('(RSS and CPU per process: client first, then relays in route order)');
   mkdirSync(join(root, 'bench', 'results'), { recursive: true });
   const file = join(root, 'bench', 'results', `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), bulkBytes: BULK, results }, null, 2));
