@@ -1,10 +1,11 @@
 // A daemon gives memory back once a load has passed (issue 16; src/cli/memory.ts): a real client and
-// relay move 256 MiB on loopback, then go quiet; each must then say it gave memory back, and its RSS
-// must have fallen well below what the transfer left. Afterwards the tunnel still carries a download.
+// relay move 256 MiB on loopback, then go quiet; each that grew past the rule's threshold (the relay
+// always does) must then say it gave memory back, and its RSS must have fallen well below what the
+// transfer left. Afterwards the tunnel still carries a download.
 
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { loadMemAddon } from '../../src/cli/memory.js';
+import { GROWTH_MIN, loadMemAddon } from '../../src/cli/memory.js';
 import { Cleanup, curl, keygen, spawnEtt, statusMiB, tempDir, waitFor } from '../support/proc.js';
 import { startHttpTarget, testBody } from '../support/servers.js';
 
@@ -70,11 +71,24 @@ test(
       assert.equal(r.stdout.toString(), String(BODY));
     };
     const marks = { client: client.errTotal, relay: relay.errTotal };
+    const base = { client: statusMiB(client.pid, 'VmRSS'), relay: statusMiB(relay.pid, 'VmRSS') };
     for (let i = 0; i < ROUNDS; i++) await download();
     const loaded = { client: statusMiB(client.pid, 'VmRSS'), relay: statusMiB(relay.pid, 'VmRSS') };
 
+    // The exit relay reads the downloads from the target: it grows past GROWTH_MIN (36-45 MiB measured).
+    // The client may not (with V8's young generation kept small, 10 MiB measured), and then it has
+    // nothing to give back: only a daemon that grew clearly past the rule's threshold is asked to.
+    const grewEnough = (name: keyof typeof base): boolean =>
+      loaded[name] >= base[name] + GROWTH_MIN / 1048576 + 4;
+    assert.ok(grewEnough('relay'), `the relay grew only ${base.relay} → ${loaded.relay} MiB`);
     for (const [name, p] of Object.entries(daemons)) {
       const mark = marks[name as keyof typeof marks];
+      if (!grewEnough(name as keyof typeof base)) {
+        console.log(
+          `${name}: RSS ${base[name as keyof typeof base].toFixed(0)} → ${loaded[name as keyof typeof loaded].toFixed(0)} MiB: not enough growth to give back`,
+        );
+        continue;
+      }
       const gave = (): string | undefined => p.errSince(mark).find((l) => /memory: load passed/.test(l));
       await waitFor(() => gave() !== undefined, 30_000, `${name} to give memory back`);
       const line = gave()!;
