@@ -26,6 +26,9 @@ const BURST_N = env('BURST_N', 1000);
 const IDLE_N = env('IDLE_N', 10000);
 const SCENARIOS = (process.env.SCENARIOS ?? '1relay,3relay').split(',');
 const SCRAPE_MS = env('SCRAPE_MS', 100);
+// A quiet spell before the burst, ms: 5000 lets the daemons give back what the bulk phases left (they do
+// after 3 quiet seconds, src/cli/memory.ts); 0, the default, starts it at once, as the shared harness does.
+const BURST_SETTLE_MS = env('BURST_SETTLE_MS', 0);
 const TICK = 100; // clock ticks per second (getconf CLK_TCK on Linux)
 
 const children = [];
@@ -348,6 +351,7 @@ async function scenario(name, hops, tport) {
   res.upCpu = res.upCpuEach.reduce((a, b) => a + b, 0);
   phase('latency');
   res.latency = await latency(port, tport);
+  if (BURST_SETTLE_MS > 0) await new Promise((r) => setTimeout(r, BURST_SETTLE_MS));
   phase('burst');
   // The burst's own peak: VmHWM reset just before it (the bulk phases' peak would hide it), read after.
   const burstBase = pids.map((pid) => Math.round(rssMiB(pid)));

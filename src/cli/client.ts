@@ -18,6 +18,7 @@ import { formatTarget } from '../wire/address.js';
 import { shortPin } from '../wire/share-string.js';
 import { parseFlags, say, waitForShutdown } from './common.js';
 import { logIgnoredSignals } from './signals.js';
+import { startGivingBack } from './memory.js';
 import { NO_FILE, startReloader } from './reloader.js';
 import { startSeeing } from './seeing.js';
 import { clientWarnings, printWarning, reloadWarnings } from './startup-warnings.js';
@@ -74,6 +75,7 @@ export async function client(args: string[]): Promise<number> {
     `client ${shortPin(opts.identity.pin)}: ${rules.length} rule(s), default ${describeAction(opts.routing.default)}`,
   );
   logIgnoredSignals(opts.log);
+  startGivingBack(opts.log);
   say(`ett client listening on ${formatTarget(handle.address)} (SOCKS5, SOCKS4a, HTTP proxy)`);
   for (const at of ports?.transparent ?? []) say(`ett client transparent port on ${formatTarget(at)}`);
   for (const at of ports?.dns ?? []) say(`ett client DNS port on ${formatTarget(at)} (UDP, TCP)`);

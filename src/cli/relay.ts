@@ -11,6 +11,7 @@ import { relayCommands } from './relay-commands.js';
 import { shortPin } from '../wire/share-string.js';
 import { parseFlags, say, waitForShutdown } from './common.js';
 import { logIgnoredSignals } from './signals.js';
+import { startGivingBack } from './memory.js';
 import { NO_FILE, startReloader } from './reloader.js';
 import { startSeeing } from './seeing.js';
 import { printWarning, relayWarnings, reloadWarnings } from './startup-warnings.js';
@@ -67,6 +68,7 @@ export async function relay(args: string[]): Promise<number> {
       (state === undefined ? '' : `, ${settings.joined.length} joined (allow file ${state.allowFile})`);
   opts.log.info(`relay ${shortPin(opts.identity.pin)} serving ${who}`);
   logIgnoredSignals(opts.log);
+  startGivingBack(opts.log);
   say(`ett relay listening: ${handle.shareString}`);
   const reloader = startReloader({
     log,

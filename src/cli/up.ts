@@ -14,6 +14,7 @@ import { formatTarget } from '../wire/address.js';
 import { parseShareString } from '../wire/share-string.js';
 import { parseFlags, say, waitForShutdown } from './common.js';
 import { logIgnoredSignals } from './signals.js';
+import { startGivingBack } from './memory.js';
 import { startReloader } from './reloader.js';
 import { startSeeing } from './seeing.js';
 
@@ -81,6 +82,7 @@ export async function up(args: string[]): Promise<number> {
     throw err;
   }
   logIgnoredSignals(log);
+  startGivingBack(log);
   const proxy = formatTarget(client.address);
   say(`ett relay listening: ${relay.shareString}`);
   say(`ett client listening on ${proxy} (SOCKS5, SOCKS4a, HTTP proxy)`);

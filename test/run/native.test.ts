@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
+import { loadMemAddon } from '../../src/cli/memory.js';
 import { findLibrary } from '../../src/run/library.js';
 import { Cleanup, REPO_ROOT, tempDir } from '../support/proc.js';
 
@@ -82,5 +83,22 @@ describe('preload library, C side', () => {
     const found = await findLibrary(dir);
     assert.ok('why' in found);
     assert.match(found.why, /ett run is unavailable: .*could not be run \(ENOENT\)\. Install a C compiler/);
+  });
+
+  test('without a C++ compiler the install still succeeds, and the memory give-back says why it is off', async () => {
+    const dir = await tempDir(cleanup);
+    const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'scripts', 'build-native.mjs')], {
+      encoding: 'utf8',
+      timeout: 120_000,
+      env: { ...process.env, CXX: '/nonexistent/c++', ETT_NATIVE_OUT: dir },
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(
+      r.stderr,
+      /giving memory back after a load will be unavailable: the C\+\+ compiler `\/nonexistent\/c\+\+` could not be run \(ENOENT\)/,
+    );
+    const found = loadMemAddon(dir);
+    assert.ok('why' in found);
+    assert.match(found.why, /ett-mem\.node is missing: the C\+\+ compiler .*could not be run \(ENOENT\)$/);
   });
 });
