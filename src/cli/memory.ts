@@ -21,6 +21,7 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import type { Logger } from '../log.js';
 import { NATIVE_DIR } from '../run/library.js';
+import { memoryStats } from '../observe/memory-stats.js';
 
 /** How often a daemon looks at its CPU time and RSS, ms. */
 export const MEMORY_CHECK_MS = 1000;
@@ -113,6 +114,8 @@ export function giveBack(addon: MemAddon, log: Logger, done: (rss: number) => vo
   const timer = setTimeout(() => {
     const trimmed = addon.trim();
     const rss1 = process.memoryUsage.rss();
+    memoryStats.givebacks++;
+    memoryStats.givenBackBytes += Math.max(0, rss0 - rss1);
     log.debug(
       `memory: load passed, gave back ${MiB(Math.max(0, rss0 - rss1))} MiB: RSS ${MiB(rss0)} → ` +
         `${MiB(rss1)} MiB, V8 heap ${MiB(heap0)} → ${MiB(heap1)} MiB, C heap ${trimmed ? 'trimmed' : 'had nothing to trim'}`,

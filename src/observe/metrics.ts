@@ -15,6 +15,7 @@ import * as client from 'prom-client';
 import { TunnelError } from '../errors.js';
 import type { Census } from '../link/census.js';
 import type { Logger } from '../log.js';
+import { memoryStats } from './memory-stats.js';
 import { formatTarget, type Target } from '../wire/address.js';
 
 /** Scrapers served at once, and how long one request may take, ms. */
@@ -144,6 +145,24 @@ function processMetrics(registry: client.Registry): void {
       this.inc((user + system) / 1e6);
     },
   });
+  for (const [name, help, read] of [
+    ['ett_memory_givebacks_total', 'Times memory was given back after a load', () => memoryStats.givebacks],
+    [
+      'ett_memory_given_back_bytes_total',
+      'Resident memory given back after loads, bytes',
+      () => memoryStats.givenBackBytes,
+    ],
+  ] as const) {
+    new client.Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  }
   new client.Gauge({
     name: 'process_start_time_seconds',
     help: 'Start time of the process since the epoch, seconds',

@@ -38,9 +38,19 @@ test(
       clientKey.pin,
       '--exit',
       `accept 127.0.0.1:${target.port}`,
+      '--metrics',
+      '127.0.0.1:0',
       ...debug,
     ]);
     const share = /(ett:\/\/\S+)/.exec(await relay.waitForLine(/ett:\/\//))![1]!;
+    const metrics = /metrics: (\S+)/.exec(await relay.waitForLine(/ett relay metrics: /))![1]!;
+    const counter = async (name: string): Promise<number> => {
+      const text = await (await fetch(metrics)).text();
+      const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+      assert.ok(m, `${name} in ${metrics}`);
+      return Number(m[1]);
+    };
+    assert.equal(await counter('ett_memory_givebacks_total'), 0);
     const client = spawnEtt(cleanup, [
       'client',
       '--key',
@@ -103,6 +113,9 @@ test(
       assert.ok(heap1 < heap0, `${name}: V8's heap did not shrink: ${line}`);
       assert.ok(now <= loaded[name as keyof typeof loaded] - FALL_MIB, `${name}: RSS now ${now} MiB`);
     }
+    // Seen as Prometheus sees it: the relay's give-backs and what they took off.
+    assert.ok((await counter('ett_memory_givebacks_total')) >= 1);
+    assert.ok((await counter('ett_memory_given_back_bytes_total')) >= FALL_MIB * 1048576);
     await download();
   },
 );
