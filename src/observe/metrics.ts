@@ -38,27 +38,10 @@ export function metricsRegistry(census: Census, version: string): client.Registr
   const registry = new client.Registry();
   processMetrics(registry);
   const t = (): ReturnType<Census['totals']> => census.totals();
-  const gauge = (name: string, help: string, read: () => number): void => {
-    new client.Gauge({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.set(read());
-      },
-    });
-  };
-  const counter = (name: string, help: string, read: () => number): void => {
-    new client.Counter({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.reset();
-        this.inc(read());
-      },
-    });
-  };
+  const gauge = (name: string, help: string, read: () => number): void =>
+    readGauge(registry, name, help, read);
+  const counter = (name: string, help: string, read: () => number): void =>
+    readCounter(registry, name, help, read);
   new client.Gauge({
     name: 'ett_info',
     help: 'Always 1; the labels say which daemon and version',
@@ -108,6 +91,31 @@ export function metricsRegistry(census: Census, version: string): client.Registr
   return registry;
 }
 
+/** A gauge whose value is read when a scrape comes. */
+function readGauge(registry: client.Registry, name: string, help: string, read: () => number): void {
+  new client.Gauge({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.set(read());
+    },
+  });
+}
+
+/** A counter whose total is read when a scrape comes (from a count kept elsewhere). */
+function readCounter(registry: client.Registry, name: string, help: string, read: () => number): void {
+  new client.Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(read());
+    },
+  });
+}
+
 /**
  * The process's own figures, cheap to read on each scrape. Not prom-client's collectDefaultMetrics: that
  * lists /proc/self/fd on every scrape, which for a relay holding ten thousand sockets is the costliest
@@ -117,52 +125,26 @@ function processMetrics(registry: client.Registry): void {
   const delay = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
   delay.enable();
   const seconds = (ns: number): number => (Number.isFinite(ns) ? ns / 1e9 : 0);
-  const lag = (name: string, help: string, read: () => number): void => {
-    new client.Gauge({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.set(read());
-      },
-    });
-  };
-  new client.Gauge({
-    name: 'process_resident_memory_bytes',
-    help: 'Resident memory size in bytes',
-    registers: [registry],
-    collect() {
-      this.set(process.memoryUsage.rss());
-    },
+  const lag = (name: string, help: string, read: () => number): void => readGauge(registry, name, help, read);
+  readGauge(registry, 'process_resident_memory_bytes', 'Resident memory size in bytes', () =>
+    process.memoryUsage.rss(),
+  );
+  readCounter(registry, 'process_cpu_seconds_total', 'User and system CPU time spent, seconds', () => {
+    const { user, system } = process.cpuUsage();
+    return (user + system) / 1e6;
   });
-  new client.Counter({
-    name: 'process_cpu_seconds_total',
-    help: 'User and system CPU time spent, seconds',
-    registers: [registry],
-    collect() {
-      const { user, system } = process.cpuUsage();
-      this.reset();
-      this.inc((user + system) / 1e6);
-    },
-  });
-  for (const [name, help, read] of [
-    ['ett_memory_givebacks_total', 'Times memory was given back after a load', () => memoryStats.givebacks],
-    [
-      'ett_memory_given_back_bytes_total',
-      'Resident memory given back after loads, bytes',
-      () => memoryStats.givenBackBytes,
-    ],
-  ] as const) {
-    new client.Counter({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.reset();
-        this.inc(read());
-      },
-    });
-  }
+  readCounter(
+    registry,
+    'ett_memory_givebacks_total',
+    'Times memory was given back after a load',
+    () => memoryStats.givebacks,
+  );
+  readCounter(
+    registry,
+    'ett_memory_given_back_bytes_total',
+    'Resident memory given back after loads, bytes',
+    () => memoryStats.givenBackBytes,
+  );
   new client.Gauge({
     name: 'process_start_time_seconds',
     help: 'Start time of the process since the epoch, seconds',
