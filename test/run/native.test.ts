@@ -2,7 +2,7 @@
 // machine's C compiler), and the install's build script says why when there is no compiler.
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -14,6 +14,15 @@ const cleanup = new Cleanup();
 after(() => cleanup.run());
 const NATIVE = path.join(REPO_ROOT, 'native');
 const NO_CC = spawnSync('cc', ['--version']).status === 0 ? false : 'no C compiler (cc) on this machine';
+
+/** Runs the install's native build into `dir` with `env` added (a compiler that does not exist), within `timeout` ms. */
+function buildNative(dir: string, env: Record<string, string>, timeout: number): SpawnSyncReturns<string> {
+  return spawnSync(process.execPath, [path.join(REPO_ROOT, 'scripts', 'build-native.mjs')], {
+    encoding: 'utf8',
+    timeout,
+    env: { ...process.env, ...env, ETT_NATIVE_OUT: dir },
+  });
+}
 
 describe('preload library, C side', () => {
   test(
@@ -69,11 +78,7 @@ describe('preload library, C side', () => {
 
   test('without a compiler the install still succeeds, and ett run says why it is unavailable', async () => {
     const dir = await tempDir(cleanup);
-    const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'scripts', 'build-native.mjs')], {
-      encoding: 'utf8',
-      timeout: 60_000,
-      env: { ...process.env, CC: '/nonexistent/cc', ETT_NATIVE_OUT: dir },
-    });
+    const r = buildNative(dir, { CC: '/nonexistent/cc' }, 60_000);
     assert.equal(r.status, 0, r.stderr);
     assert.match(
       r.stderr,
@@ -87,11 +92,7 @@ describe('preload library, C side', () => {
 
   test('without a C++ compiler the install still succeeds, and the memory give-back says why it is off', async () => {
     const dir = await tempDir(cleanup);
-    const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'scripts', 'build-native.mjs')], {
-      encoding: 'utf8',
-      timeout: 120_000,
-      env: { ...process.env, CXX: '/nonexistent/c++', ETT_NATIVE_OUT: dir },
-    });
+    const r = buildNative(dir, { CXX: '/nonexistent/c++' }, 120_000);
     assert.equal(r.status, 0, r.stderr);
     assert.match(
       r.stderr,
