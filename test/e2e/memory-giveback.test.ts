@@ -6,7 +6,16 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { GROWTH_MIN, loadMemAddon } from '../../src/cli/memory.js';
-import { Cleanup, curl, keygen, spawnEtt, statusMiB, tempDir, waitFor } from '../support/proc.js';
+import {
+  Cleanup,
+  curl,
+  keygen,
+  startClient,
+  startRelay,
+  statusMiB,
+  tempDir,
+  waitFor,
+} from '../support/proc.js';
 import { startHttpTarget, testBody } from '../support/servers.js';
 
 const cleanup = new Cleanup();
@@ -26,23 +35,12 @@ test(
     const body = testBody(BODY, 'memory-giveback');
     const target = await startHttpTarget(cleanup, body);
     const clientKey = await keygen(dir, 'client');
-    const relayKey = await keygen(dir, 'relay');
     const debug = ['--log-level', 'debug'];
-    const relay = spawnEtt(cleanup, [
-      'relay',
-      '--key',
-      relayKey.file,
-      '--listen',
-      '127.0.0.1:0',
-      '--allow',
-      clientKey.pin,
-      '--exit',
-      `accept 127.0.0.1:${target.port}`,
-      '--metrics',
-      '127.0.0.1:0',
-      ...debug,
-    ]);
-    const share = /(ett:\/\/\S+)/.exec(await relay.waitForLine(/ett:\/\//))![1]!;
+    const { proc: relay, share } = await startRelay(cleanup, dir, {
+      allow: [clientKey.pin],
+      exit: [`accept 127.0.0.1:${target.port}`],
+      extra: ['--metrics', '127.0.0.1:0', ...debug],
+    });
     const metrics = /metrics: (\S+)/.exec(await relay.waitForLine(/ett relay metrics: /))![1]!;
     const counter = async (name: string): Promise<number> => {
       const text = await (await fetch(metrics)).text();
@@ -51,17 +49,7 @@ test(
       return Number(m[1]);
     };
     assert.equal(await counter('ett_memory_givebacks_total'), 0);
-    const client = spawnEtt(cleanup, [
-      'client',
-      '--key',
-      clientKey.file,
-      '--listen',
-      '127.0.0.1:0',
-      '--via',
-      share,
-      ...debug,
-    ]);
-    const proxy = /listening on (\S+:\d+)/.exec(await client.waitForLine(/listening on \S+:\d+/))![1]!;
+    const { proc: client, proxy } = await startClient(cleanup, clientKey, share, debug);
     const daemons = { client, relay };
     for (const p of Object.values(daemons))
       assert.ok(!p.errLines.some((l) => /memory: not given back/.test(l)));

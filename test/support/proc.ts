@@ -290,17 +290,21 @@ export interface Relay {
   readonly port: number;
 }
 
-/** `ett relay --key K --listen 127.0.0.1:0 [--allow PIN]... [--exit RULE]...`, waited for its share string. */
+/**
+ * `ett relay --key K --listen 127.0.0.1:0 [--allow PIN]... [--exit RULE]... [EXTRA...]`, waited for its
+ * share string.
+ */
 export async function startRelay(
   cleanup: Cleanup,
   dir: string,
-  opts: { allow: string[]; exit?: string[]; name?: string; allowAny?: boolean },
+  opts: { allow: string[]; exit?: string[]; name?: string; allowAny?: boolean; extra?: string[] },
 ): Promise<Relay> {
   const key = await keygen(dir, opts.name ?? 'relay');
   const args = ['relay', '--key', key.file, '--listen', '127.0.0.1:0'];
   for (const pin of opts.allow) args.push('--allow', pin);
   if (opts.allowAny) args.push('--allow-any');
   for (const rule of opts.exit ?? []) args.push('--exit', rule);
+  args.push(...(opts.extra ?? []));
   const proc = spawnEtt(cleanup, args);
   const line = await proc.waitForLine(/ett:\/\//);
   const share = /(ett:\/\/\S+)/.exec(line)![1]!;
@@ -315,9 +319,23 @@ export interface Client {
   readonly port: number;
 }
 
-/** `ett client --key KEY --listen 127.0.0.1:0 --via SHARE`, waited for its `listening on` line. */
-export async function startClient(cleanup: Cleanup, key: Key, via: string): Promise<Client> {
-  const proc = spawnEtt(cleanup, ['client', '--key', key.file, '--listen', '127.0.0.1:0', '--via', via]);
+/** `ett client --key KEY --listen 127.0.0.1:0 --via SHARE [EXTRA...]`, waited for its `listening on` line. */
+export async function startClient(
+  cleanup: Cleanup,
+  key: Key,
+  via: string,
+  extra: string[] = [],
+): Promise<Client> {
+  const proc = spawnEtt(cleanup, [
+    'client',
+    '--key',
+    key.file,
+    '--listen',
+    '127.0.0.1:0',
+    '--via',
+    via,
+    ...extra,
+  ]);
   const line = await proc.waitForLine(/listening on \S+:\d+/);
   const proxy = /listening on (\S+:\d+)/.exec(line)![1]!;
   return { proc, proxy, port: Number(/:(\d+)$/.exec(proxy)![1]) };
