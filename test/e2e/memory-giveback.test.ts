@@ -16,6 +16,7 @@ import {
   tempDir,
   waitFor,
 } from '../support/proc.js';
+import { scrape } from '../support/metrics.js';
 import { startHttpTarget, testBody } from '../support/servers.js';
 
 const cleanup = new Cleanup();
@@ -43,10 +44,9 @@ test(
     });
     const metrics = /metrics: (\S+)/.exec(await relay.waitForLine(/ett relay metrics: /))![1]!;
     const counter = async (name: string): Promise<number> => {
-      const text = await (await fetch(metrics)).text();
-      const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
-      assert.ok(m, `${name} in ${metrics}`);
-      return Number(m[1]);
+      const value = (await scrape(metrics)).values.get(name);
+      assert.ok(value !== undefined, `${name} in ${metrics}`);
+      return value;
     };
     assert.equal(await counter('ett_memory_givebacks_total'), 0);
     const { proc: client, proxy } = await startClient(cleanup, clientKey, share, debug);

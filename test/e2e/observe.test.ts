@@ -13,6 +13,7 @@ import { after, before, test } from 'node:test';
 import type { Snapshot } from '../../src/link/census.js';
 import { shortPin } from '../../src/wire/share-string.js';
 import { startEcho } from '../support/limits.js';
+import { scrape } from '../support/metrics.js';
 import {
   certFile,
   Cleanup,
@@ -205,22 +206,6 @@ test('refusals are counted by reason on both sides', async () => {
   const cli = await statusJson([], xdg());
   assert.ok((cli.refusals.policy ?? 0) >= 1, JSON.stringify(cli.refusals));
 });
-
-/** The exposition as {name{labels}: value}, checked line by line against the text format. */
-async function scrape(url: string): Promise<{ text: string; values: Map<string, number> }> {
-  const res = await fetch(url);
-  assert.equal(res.status, 200);
-  assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
-  const text = await res.text();
-  const values = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('# HELP ') || line.startsWith('# TYPE ')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?) (\S+)$/.exec(line);
-    assert.ok(m, `not an exposition line: ${line}`);
-    values.set(m[1]!, Number(m[2]));
-  }
-  return { text, values };
-}
 
 test('metrics: Prometheus text with links, streams and bytes, and no targets or pins', async () => {
   const r = await socks5Connect(proxyPort, '127.0.0.1', echo.port);

@@ -15,6 +15,7 @@ import {
   curl,
   keygen,
   runEtt,
+  sleep,
   spawnEtt,
   tempDir,
   waitFor,
@@ -339,7 +340,7 @@ test('bounds: publish_ports_per_client and publish_connections_per_port', async 
   // like the third. So a few tries, 100 ms apart; each refused one never reaches the service.
   let fourth = '';
   for (let i = 0; i < 50 && fourth === ''; i++) {
-    if (i > 0) await new Promise((r) => setTimeout(r, 100));
+    if (i > 0) await sleep(100);
     fourth = await talk(await open(), 'four');
     if (fourth === '') assert.equal(held.size, 1);
   }
